@@ -1,0 +1,225 @@
+"""What every source shares: the collection context, the result it returns, and its errors.
+
+A source reads evidence and never judges. It returns a :class:`SourceResult` that holds the raw
+API responses (JSON-ready: datetimes as ISO-8601 strings, ResponseMetadata dropped), when they
+were read, and what could not be read. Parsing raw responses into records is a separate, pure
+function of each source module, so ``dormant analyze`` re-parses a saved snapshot with exactly
+the code that a live scan uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from .aws import AccountSession, error_code, error_message, is_denied, is_throttled
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class SourceStatus(StrEnum):
+    """How much of a source was read."""
+
+    READ = "read"
+    """Everything the source asked for was answered."""
+    PARTIAL = "partial"
+    """Some calls were answered and some were not; ``errors`` names the rest."""
+    DENIED = "denied"
+    """The identity may not call the source's API at all (AccessDenied and its kin)."""
+    FAILED = "failed"
+    """The source could not be read for another reason (throttled past retries, a job failed)."""
+    SKIPPED = "skipped"
+    """The source was not asked for (an option turned it off) or does not apply."""
+
+
+@dataclass(frozen=True)
+class SourceError:
+    """One call that could not be answered."""
+
+    operation: str
+    """The API operation, such as ``GetLoginProfile``."""
+    code: str
+    """The AWS error code, such as ``AccessDenied``, or an exception class name."""
+    message: str
+    """A one-line message, with no credential in it."""
+    target: str | None = None
+    """What the call was about (a user name, a key id, a role ARN), where it was about one."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "code": self.code,
+            "message": self.message,
+            "target": self.target,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceError:
+        return cls(
+            operation=data["operation"],
+            code=data["code"],
+            message=data["message"],
+            target=data.get("target"),
+        )
+
+    @classmethod
+    def from_exception(cls, operation: str, exc: BaseException, target: str | None = None):
+        return cls(operation, error_code(exc), error_message(exc), target)
+
+    @property
+    def denied(self) -> bool:
+        from .aws import DENIED_CODES
+
+        return self.code in DENIED_CODES
+
+
+@dataclass
+class SourceResult:
+    """What one source read from one account."""
+
+    name: str
+    """The source's name, such as ``credential_report``; also its file name in a snapshot."""
+    status: SourceStatus = SourceStatus.READ
+    started_at: str | None = None
+    """When collection started, ISO-8601 UTC."""
+    finished_at: str | None = None
+    """When the last response was read, ISO-8601 UTC."""
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The API responses as AWS sent them, JSON-ready."""
+    errors: list[SourceError] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "errors": [e.to_json() for e in self.errors],
+            "raw": self.raw,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceResult:
+        return cls(
+            name=data["name"],
+            status=SourceStatus(data["status"]),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            raw=data.get("raw") or {},
+            errors=[SourceError.from_json(e) for e in data.get("errors") or []],
+        )
+
+    def settle(self, attempted: int) -> None:
+        """Set the status from the errors, after ``attempted`` calls of which some failed."""
+        if not self.errors:
+            self.status = SourceStatus.READ
+            return
+        if len(self.errors) >= attempted > 0 or attempted == 0:
+            self.status = (
+                SourceStatus.DENIED if all(e.denied for e in self.errors) else SourceStatus.FAILED
+            )
+        else:
+            self.status = SourceStatus.PARTIAL
+
+
+ProgressFn = Callable[[str, int, int | None], None]
+"""``progress(task, advance, total)``: a source reports its progress; the CLI draws it."""
+
+
+def _no_progress(task: str, advance: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class CollectContext:
+    """Everything a source needs to read one account."""
+
+    session: AccountSession
+    account_id: str
+    clock: Callable[[], dt.datetime]
+    """Returns the current time (UTC). Sources stamp what they read with it; tests fix it."""
+    concurrency: int = 8
+    """Calls in flight at once within this account."""
+    progress: ProgressFn = _no_progress
+    options: dict[str, Any] = field(default_factory=dict)
+    """Source-specific options (timeouts, poll intervals), by name."""
+    sleep: Callable[[float], None] = field(default=None)  # type: ignore[assignment]
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set to ask every source to stop early and keep what it has."""
+
+    def __post_init__(self) -> None:
+        if self.sleep is None:
+            import time
+
+            self.sleep = time.sleep
+
+    def now_iso(self) -> str:
+        return iso(self.clock())
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.session.client(service, region)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """``fn`` over ``items`` with ``concurrency`` threads, results in input order."""
+        items = list(items)
+        if self.concurrency <= 1 or len(items) <= 1:
+            yield from map(fn, items)
+            return
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dormant") as ex:
+            yield from ex.map(fn, items)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO-8601 UTC with a ``Z``, microseconds only where present."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    value = value.astimezone(dt.UTC)
+    text = value.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def jsonable(value: Any) -> Any:
+    """A boto3 response made JSON-ready: datetimes to ISO-8601, bytes to base64 text,
+    ``ResponseMetadata`` (request ids, retry counts) dropped because it is not evidence and
+    changes from run to run."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def paginate(client: Any, operation: str, result_keys: Iterable[str], **params: Any) -> dict:
+    """Every page of a paginated call, merged: lists under ``result_keys`` concatenated."""
+    keys = list(result_keys)
+    merged: dict[str, Any] = {k: [] for k in keys}
+    paginator = client.get_paginator(operation)
+    for page in paginator.paginate(**params):
+        page = jsonable(page)
+        for k in keys:
+            merged[k].extend(page.get(k) or [])
+    return merged
+
+
+__all__ = [
+    "CollectContext",
+    "SourceError",
+    "SourceResult",
+    "SourceStatus",
+    "is_denied",
+    "is_throttled",
+    "iso",
+    "jsonable",
+    "paginate",
+]
