@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from ..timeutil import iso
 from .aws import AccountSession, error_code, error_message, is_denied, is_throttled
 
 T = TypeVar("T")
@@ -174,15 +175,6 @@ class CollectContext:
             return
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dormant") as ex:
             yield from ex.map(fn, items)
-
-
-def iso(value: dt.datetime) -> str:
-    """ISO-8601 UTC with a ``Z``, microseconds only where present."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    value = value.astimezone(dt.UTC)
-    text = value.isoformat()
-    return text.replace("+00:00", "Z")
 
 
 def jsonable(value: Any) -> Any:
