@@ -128,13 +128,18 @@ def build_session(
     region: str | None = None,
     endpoint_url: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    credentials: dict[str, str] | None = None,
 ) -> AccountSession:
-    """A session from the standard credential chain.
+    """A session from the standard credential chain (or from explicit ``credentials``, as the
+    demo uses for its emulator).
 
     ``AWS_PROFILE``, ``AWS_REGION``/``AWS_DEFAULT_REGION`` and ``AWS_ENDPOINT_URL`` are read by
     boto3 itself, as the AWS CLI reads them; the explicit arguments win over them.
     """
-    session = boto3.session.Session(profile_name=profile, region_name=region)
+    if credentials:
+        session = boto3.session.Session(region_name=region or "us-east-1", **credentials)
+    else:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
     return AccountSession(session=session, endpoint_url=endpoint_url, max_attempts=max_attempts)
 
 

@@ -1,0 +1,51 @@
+"""``dormant demo``: a fictional company's account, emulated on 127.0.0.1, scanned end to end
+through the same collect and judge code as ``dormant scan``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from ..model import Report
+
+
+def run_demo(
+    out: Path,
+    *,
+    clock: Callable[[], dt.datetime],
+    progress_enabled: bool = False,
+) -> Report:
+    from .. import snapshot as snapshot_mod
+    from ..collect import collect
+    from ..judge import judge
+    from ..policy import load_policy
+    from ..sinks.formats import render
+    from ..sources.aws import build_session
+    from ..timeutil import parse_time
+    from . import server
+    from .company import DEMO_POLICY, company
+    from .seed import seed
+
+    out.mkdir(parents=True, exist_ok=True)
+    policy_path = out / "policy.toml"
+    policy_path.write_text(DEMO_POLICY, encoding="utf-8")
+    with server.running() as emu:
+        seed(emu, company(), clock())
+        session = build_session(
+            region="us-east-1",
+            endpoint_url=emu.endpoint_url,
+            credentials=server.FAKE_CREDENTIALS,
+        )
+        if progress_enabled:
+            from ..cli import Progress
+
+            with Progress(True) as progress:
+                snap = collect(session, clock=clock, progress=progress)
+        else:
+            snap = collect(session, clock=clock)
+    snapshot_mod.write(snap, out / "snapshot")
+    report = judge(snap, load_policy(policy_path), parse_time(snap.created_at))
+    for fmt, name in (("json", "report.json"), ("csv", "report.csv"), ("markdown", "report.md")):
+        (out / name).write_text(render(report, fmt), encoding="utf-8")
+    return report

@@ -1,0 +1,77 @@
+"""An emulated AWS on 127.0.0.1: moto's ThreadedMotoServer in this process, with dormant's
+AWS-faithful patches installed, reached over real HTTP through boto3."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from . import moto_ext
+
+DEFAULT_ACCOUNT = "123456789012"
+"""moto's default account: credentials it does not know map to it and record no last use."""
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass
+class Emulator:
+    endpoint_url: str
+    server: Any
+
+    def client(self, service: str, region: str = "us-east-1", **creds: str) -> Any:
+        return boto3.session.Session(**(creds or FAKE_CREDENTIALS), region_name=region).client(
+            service, endpoint_url=self.endpoint_url
+        )
+
+    def reset(self) -> None:
+        """Forget every resource in every account (moto's reset), and dormant's patches' state."""
+        import requests
+
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30)
+        moto_ext.reset()
+
+    def set_auth(self, initial_no_auth_actions: int | None) -> None:
+        """Turn IAM enforcement on after ``n`` more unauthenticated calls, or off with None."""
+        import requests
+
+        value = "inf" if initial_no_auth_actions is None else str(initial_no_auth_actions)
+        resp = requests.post(
+            f"{self.endpoint_url}/moto-api/reset-auth", data=value.encode(), timeout=30
+        )
+        resp.raise_for_status()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _quiet() -> None:
+    for name in ("werkzeug", "moto"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def start(port: int = 0) -> Emulator:
+    """Start moto on 127.0.0.1 (a free port unless given) and return its endpoint."""
+    from moto.server import ThreadedMotoServer
+
+    _quiet()
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+    moto_ext.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return Emulator(endpoint_url=f"http://{host}:{bound}", server=server)
+
+
+@contextmanager
+def running(port: int = 0):
+    emu = start(port)
+    try:
+        yield emu
+    finally:
+        emu.stop()

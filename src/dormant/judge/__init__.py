@@ -1,0 +1,177 @@
+"""judge(snapshot, policy, as_of) -> Report. Pure: no I/O, no clock, no boto3.
+
+Same snapshot + same policy + same ``as_of`` = the same report, byte for byte once formatted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+
+from ..model import (
+    AccountInfo,
+    CoverageEntry,
+    ExceptionStatus,
+    Finding,
+    PrincipalType,
+    Report,
+    Verdict,
+)
+from ..policy import IDENTITY_CENTER_PATH, SERVICE_LINKED_PATH, Policy
+from ..snapshot import Snapshot
+from ..sources import (
+    access_keys,
+    account,
+    authorization,
+    credential_report,
+    other_credentials,
+    users,
+)
+from ..timeutil import iso
+from . import view as view_mod
+from .credentials import judge_users
+from .roles import judge_roles
+from .root import judge_root
+
+AFFECTS = {
+    account.NAME: "account name; root access keys when the credential report is missing",
+    credential_report.NAME: "root user findings; second source of password and key last use",
+    users.NAME: "console passwords (PasswordLastUsed, GetLoginProfile)",
+    authorization.NAME: "roles (RoleLastUsed), user tags, policies",
+    access_keys.NAME: "access keys (per key id) and their last use",
+    other_credentials.NAME: "inactive users (SSH keys, service-specific credentials, certificates)",
+}
+
+
+def _exclusion_rule(policy: Policy, f: Finding, path: str | None) -> str | None:
+    ex = policy.exclusions
+    if f.principal_type == PrincipalType.ROLE and path:
+        if ex.service_linked_roles and path.startswith(SERVICE_LINKED_PATH):
+            return f"service-linked role (path {SERVICE_LINKED_PATH}): managed by an AWS service"
+        if ex.identity_center_roles and path.startswith(IDENTITY_CENTER_PATH):
+            return f"IAM Identity Center role (path {IDENTITY_CENTER_PATH}): managed by AWS"
+    for pattern in ex.arns:
+        if fnmatch.fnmatchcase(f.principal_arn, pattern):
+            return f"policy exclusion: ARN matches {pattern}"
+    for prefix in ex.paths:
+        if path and path.startswith(prefix):
+            return f"policy exclusion: path {prefix}"
+    return None
+
+
+def _principal_meta(v: view_mod.AccountView) -> dict[str, tuple[str, dict[str, str]]]:
+    """Path and tags by principal ARN."""
+    meta: dict[str, tuple[str, dict[str, str]]] = {}
+    for u in v.user_facts.values():
+        meta[u.arn] = (u.path, u.tags)
+    for r in v.details.roles.values():
+        meta[r.arn] = (r.path, r.tags)
+    return meta
+
+
+def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
+    findings: list[Finding] = []
+    excluded: list[Finding] = []
+    coverage: list[CoverageEntry] = []
+    infos: list[AccountInfo] = []
+    assessed: dict[str, int] = {}
+    warnings: list[str] = list(snapshot.notes)
+    matched: dict[int, list[str]] = {i: [] for i in range(len(policy.allow))}
+    today = as_of.date()
+
+    for evidence in sorted(snapshot.accounts, key=lambda a: a.account_id):
+        v = view_mod.build(evidence)
+        infos.append(
+            AccountInfo(
+                account_id=evidence.account_id,
+                account_name=evidence.account_name,
+                collected_at=evidence.collected_at,
+                scanner_arn=evidence.scanner_arn,
+            )
+        )
+        for name, res in sorted(evidence.sources.items()):
+            coverage.append(
+                CoverageEntry(
+                    account_id=evidence.account_id,
+                    source=name,
+                    status=str(res.status),
+                    read_at=res.finished_at,
+                    errors=tuple(e.to_json() for e in res.errors),
+                    affects=AFFECTS.get(name, ""),
+                )
+            )
+        if authorization.NAME not in evidence.sources:
+            warnings.append(
+                f"account {evidence.account_id}: roles were not judged: the evidence has no "
+                "role data (a credential report lists users only)"
+            )
+        if v.report is not None and v.report.extra_columns:
+            warnings.append(
+                f"account {evidence.account_id}: the credential report has columns this "
+                f"version does not know ({', '.join(v.report.extra_columns)}); they were ignored"
+            )
+        account_findings: list[Finding] = []
+        user_findings, counts = judge_users(v, policy, as_of)
+        account_findings.extend(user_findings)
+        role_findings, role_counts = judge_roles(v, policy, as_of)
+        account_findings.extend(role_findings)
+        account_findings.extend(judge_root(v, policy, as_of))
+        for k, n in {**counts, **role_counts}.items():
+            assessed[k] = assessed.get(k, 0) + n
+
+        meta = _principal_meta(v)
+        for f in account_findings:
+            path, tags = meta.get(f.principal_arn, (None, {}))
+            rule = _exclusion_rule(policy, f, path)
+            if rule is None:
+                for i, entry in enumerate(policy.allow):
+                    if entry.matches(str(f.type), f.principal_arn, tags):
+                        matched[i].append(f.id)
+                        if entry.expires >= today:
+                            rule = (
+                                f"allow-list: {entry.pattern} (owner {entry.owner}; "
+                                f"{entry.reason}; expires {entry.expires.isoformat()})"
+                            )
+                            break
+            if rule is not None:
+                excluded.append(dataclasses.replace(f, verdict=Verdict.EXCLUDED, excluded_by=rule))
+            else:
+                findings.append(f)
+
+    exceptions = []
+    for i, entry in enumerate(policy.allow):
+        expired = entry.expires < today
+        exceptions.append(
+            ExceptionStatus(
+                pattern=entry.pattern,
+                owner=entry.owner,
+                reason=entry.reason,
+                expires=entry.expires.isoformat(),
+                expired=expired,
+                matched=tuple(sorted(set(matched[i]))),
+            )
+        )
+        if expired:
+            warnings.append(
+                f"allow-list entry {entry.pattern} (owner {entry.owner}) expired on "
+                f"{entry.expires.isoformat()}: it no longer excludes anything"
+                + (
+                    f"; {len(set(matched[i]))} finding(s) it covered are reported"
+                    if matched[i]
+                    else ""
+                )
+            )
+    return Report(
+        as_of=iso(as_of),
+        accounts=tuple(infos),
+        findings=tuple(sorted(findings, key=Finding.sort_key)),
+        excluded=tuple(sorted(excluded, key=Finding.sort_key)),
+        coverage=tuple(coverage),
+        exceptions=tuple(exceptions),
+        thresholds={str(k): v for k, v in sorted(policy.thresholds.items())},
+        policy_source=policy.source,
+        snapshot_digest=snapshot.digest,
+        warnings=tuple(warnings),
+        assessed=dict(sorted(assessed.items())),
+    )

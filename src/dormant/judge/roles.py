@@ -1,0 +1,113 @@
+"""IAM roles: unused when neither RoleLastUsed nor any other source shows use within the
+threshold. IAM tracks role use for the trailing 400 days only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..model import Finding, FindingType, Observation, PrincipalType, Recommendation, Verdict
+from ..policy import Policy
+from ..sources import authorization
+from ..timeutil import iso_or_none
+from .common import ROLE_TRACKING_DAYS, latest, q, usage_verdict
+from .view import AccountView
+
+
+def _recommendation(name: str) -> Recommendation:
+    return Recommendation(
+        "Quarantine the role (attach a deny-all inline policy) and delete it after a waiting "
+        "period if nothing breaks; save its trust and permission policies first.",
+        (
+            f"aws iam get-role --role-name {q(name)}",
+            f"aws iam put-role-policy --role-name {q(name)} --policy-name dormant-quarantine "
+            '--policy-document \'{"Version":"2012-10-17","Statement":[{"Effect":'
+            '"Deny","Action":"*","Resource":"*"}]}\'',
+            f"aws iam delete-role --role-name {q(name)}",
+        ),
+    )
+
+
+def judge_roles(
+    view: AccountView, policy: Policy, as_of: dt.datetime
+) -> tuple[list[Finding], dict[str, int]]:
+    ftype = FindingType.UNUSED_ROLE
+    threshold = policy.threshold(ftype)
+    findings: list[Finding] = []
+    if authorization.NAME not in view.sources:
+        return findings, {"roles": 0}  # not collected (a bare credential report): out of scope
+    if not view.details.read:
+        why = view.source_error(authorization.NAME)
+        findings.append(
+            Finding(
+                type=ftype,
+                account_id=view.account_id,
+                principal_arn=f"arn:aws:iam::{view.account_id}:role/*",
+                principal_name="*",
+                principal_type=PrincipalType.ROLE,
+                verdict=Verdict.INSUFFICIENT_EVIDENCE,
+                reason=f"roles could not be listed: GetAccountAuthorizationDetails failed ({why})",
+                threshold_days=threshold,
+                evidence=(
+                    Observation(
+                        "GetAccountAuthorizationDetails",
+                        "Error",
+                        why,
+                        view.read_at(authorization.NAME),
+                    ),
+                ),
+                recommendation=Recommendation(
+                    "Grant iam:GetAccountAuthorizationDetails to the scanner and scan again.",
+                    ("aws iam get-account-authorization-details --filter Role",),
+                ),
+            )
+        )
+        return findings, {"roles": 0}
+    for role in view.details.roles.values():
+        uses = [
+            (
+                role.last_used,
+                view.obs(
+                    authorization.NAME,
+                    "GetAccountAuthorizationDetails",
+                    "RoleLastUsed.LastUsedDate",
+                    role.last_used,
+                    note=None if role.last_used else "absent: no use in the tracked 400 days",
+                ),
+            )
+        ]
+        last, evidence = latest(uses, not_before=role.created)
+        evidence.insert(
+            0,
+            view.obs(
+                authorization.NAME, "GetAccountAuthorizationDetails", "CreateDate", role.created
+            ),
+        )
+        usage = usage_verdict(
+            noun="role",
+            last_used=last,
+            created=role.created,
+            as_of=as_of,
+            threshold_days=threshold,
+            window_days=ROLE_TRACKING_DAYS,
+        )
+        if not usage.is_finding:
+            continue
+        findings.append(
+            Finding(
+                type=ftype,
+                account_id=view.account_id,
+                principal_arn=role.arn,
+                principal_name=role.name,
+                principal_type=PrincipalType.ROLE,
+                verdict=usage.verdict,
+                reason=usage.reason,
+                threshold_days=threshold,
+                last_used=iso_or_none(usage.last_used),
+                created=iso_or_none(role.created),
+                days_unused=usage.days_unused,
+                evidence=tuple(evidence),
+                recommendation=_recommendation(role.name),
+                details={"path": role.path, "last_used_region": role.last_used_region},
+            )
+        )
+    return findings, {"roles": len(view.details.roles)}

@@ -1,0 +1,62 @@
+"""CSV: one row per finding (excluded ones too, with their rule), for spreadsheets.
+
+Cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
+return; IAM names may start with + = - @) get a leading apostrophe, as OWASP advises.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from ...model import Finding, Report
+
+COLUMNS = (
+    "account_id",
+    "type",
+    "verdict",
+    "principal_type",
+    "principal_name",
+    "principal_arn",
+    "access_key_id",
+    "key_slot",
+    "service",
+    "action",
+    "last_used",
+    "created",
+    "days_unused",
+    "threshold_days",
+    "reason",
+    "excluded_by",
+    "recommendation",
+    "commands",
+    "finding_id",
+)
+
+
+def _safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def _row(f: Finding) -> list[str]:
+    rec = f.recommendation
+    values = {
+        **f.to_json(),
+        "finding_id": f.id,
+        "recommendation": rec.summary if rec else "",
+        "commands": " && ".join(rec.commands) if rec else "",
+    }
+    return [_safe(values.get(c)) for c in COLUMNS]
+
+
+def render(report: Report, **_: Any) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for f in (*report.findings, *report.excluded):
+        writer.writerow(_row(f))
+    return out.getvalue()

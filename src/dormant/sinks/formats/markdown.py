@@ -1,0 +1,88 @@
+"""Markdown: for a pull request comment, a ticket or a wiki page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ...model import Finding, Report
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # Escape what would break a table cell or be read as markup.
+    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
+
+
+def _subject(f: Finding) -> str:
+    return (
+        f.access_key_id
+        or (f"slot {f.key_slot}" if f.key_slot else "")
+        or f.action
+        or (f.service or "")
+    )
+
+
+def render(report: Report, **_: Any) -> str:
+    lines = [
+        "# dormant report",
+        "",
+        f"As of {report.as_of}; accounts: "
+        + ", ".join(
+            f"{a.account_id}" + (f" ({_cell(a.account_name)})" if a.account_name else "")
+            for a in report.accounts
+        )
+        + ".",
+        "",
+    ]
+    by_type = Counter(str(f.type) for f in report.findings)
+    if by_type:
+        lines += ["| Finding type | Count |", "| --- | ---: |"]
+        lines += [f"| {t} | {n} |" for t, n in sorted(by_type.items())]
+        lines.append("")
+    lines += [
+        "| Account | Type | Principal | Credential | Verdict | Last used | Days | Limit | Why |",
+        "| --- | --- | --- | --- | --- | --- | ---: | ---: | --- |",
+    ]
+    for f in report.findings:
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(v)
+                for v in (
+                    f.account_id,
+                    f.type,
+                    f.principal_name,
+                    _subject(f),
+                    f.verdict,
+                    (f.last_used or "never")[:10],
+                    f.days_unused,
+                    f.threshold_days,
+                    f.reason,
+                )
+            )
+            + " |"
+        )
+    if not report.findings:
+        lines.append("| | | | | | | | | no findings |")
+    if report.excluded:
+        lines += ["", f"**Excluded ({len(report.excluded)}):**", ""]
+        for rule, n in sorted(Counter(f.excluded_by or "" for f in report.excluded).items()):
+            lines.append(f"- {n} × {_cell(rule)}")
+    gaps = [c for c in report.coverage if c.status not in ("read", "skipped")]
+    if gaps:
+        lines += ["", "**Not fully read** (what depends on these is insufficient-evidence):", ""]
+        for c in gaps:
+            first = c.errors[0] if c.errors else {}
+            lines.append(
+                f"- {c.account_id} {_cell(c.source)}: {c.status}: "
+                f"{_cell(first.get('operation'))} {_cell(first.get('message'))}"
+            )
+    if report.warnings:
+        lines += ["", "**Warnings:**", ""]
+        lines += [f"- {_cell(w)}" for w in report.warnings]
+    if report.snapshot_digest:
+        lines += ["", f"Evidence: snapshot manifest sha256 `{report.snapshot_digest}`"]
+    return "\n".join(lines) + "\n"

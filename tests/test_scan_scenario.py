@@ -1,0 +1,133 @@
+"""End to end: the CLI, as a subprocess, scans an emulated account over HTTP and must report
+exactly the labelled findings of the scenario, no more and no fewer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from scenario import EXCLUDED, POLICY, scenario
+
+from dormant.demo.seed import finding_label, seed
+
+
+def run_cli(
+    *args: str, endpoint: str | None = None, check_codes=(0, 1)
+) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    proc = subprocess.run(
+        [sys.executable, "-m", "dormant.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode in check_codes, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def test_scan_matches_labels_exactly(emulator, now, tmp_path: Path):
+    labels = seed(emulator, scenario(), now)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    out = tmp_path / "report.json"
+    proc = run_cli(
+        "scan",
+        "--policy",
+        str(policy),
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        "--snapshot",
+        str(tmp_path / "snap"),
+        endpoint=emulator.endpoint_url,
+    )
+    assert proc.returncode == 1, proc.stderr  # findings at the default --fail-on
+    doc = json.loads(out.read_text())
+
+    got = sorted((finding_label(f) for f in doc["findings"]), key=repr)
+    assert got == sorted(labels, key=repr)
+
+    # (moto names the service-linked role AWSServiceRoleForsupport: compare names casefolded)
+    excluded = {
+        (f["type"], f["principal_name"].casefold()): f["excluded_by"] for f in doc["excluded"]
+    }
+    expected = {(t, name.casefold()): rule for (t, name), rule in EXCLUDED.items()}
+    assert set(excluded) == set(expected)
+    for key, rule in expected.items():
+        assert excluded[key].startswith(rule), (key, excluded[key])
+    assert all(f["verdict"] == "excluded" for f in doc["excluded"])
+
+    # Every source was read; the expired allow-list entry is reported.
+    assert {c["source"]: c["status"] for c in doc["coverage"]} == {
+        "account": "read",
+        "access_keys": "read",
+        "authorization_details": "read",
+        "credential_report": "read",
+        "other_credentials": "read",
+        "users": "read",
+    }
+    expired = [e for e in doc["exceptions"] if e["status"] == "expired"]
+    assert [e["pattern"] for e in expired] == ["tag:exempt=yes"]
+    assert expired[0]["matched"], "the expired entry names the findings it no longer covers"
+    assert any("expired" in w for w in doc["warnings"])
+
+
+def test_analyze_of_the_bundle_gives_the_same_bytes(emulator, now, tmp_path: Path):
+    seed(emulator, scenario(), now)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    snap = tmp_path / "snap.zip"
+    first = tmp_path / "scan.json"
+    run_cli(
+        "scan",
+        "--policy",
+        str(policy),
+        "--format",
+        "json",
+        "--output",
+        str(first),
+        "--snapshot",
+        str(snap),
+        endpoint=emulator.endpoint_url,
+    )
+    # No AWS at all for analyze: a bogus endpoint would fail any call.
+    again = [
+        run_cli(
+            "analyze",
+            str(snap),
+            "--policy",
+            str(policy),
+            "--format",
+            "json",
+            endpoint="http://127.0.0.1:9",
+        ).stdout
+        for _ in range(2)
+    ]
+    assert again[0] == again[1]
+    assert again[0] == first.read_text()
+
+
+def test_cis_preset_tightens_credential_thresholds(emulator, now, tmp_path: Path):
+    seed(emulator, scenario(), now)
+    snap = tmp_path / "snap"
+    run_cli("collect", "--out", str(snap), endpoint=emulator.endpoint_url)
+    default = json.loads(run_cli("analyze", str(snap), "--format", "json").stdout)
+    cis = json.loads(run_cli("analyze", str(snap), "--cis", "--format", "json").stdout)
+
+    def names(doc, ftype):
+        return {f["principal_name"] for f in doc["findings"] if f["type"] == ftype}
+
+    assert "used-60-days-ago" not in names(default, "UnusedIAMUserAccessKey")
+    assert "used-60-days-ago" in names(cis, "UnusedIAMUserAccessKey")
+    assert {
+        f["threshold_days"] for f in cis["findings"] if f["type"] == "UnusedIAMUserAccessKey"
+    } == {45}
+    # Roles keep the default: the preset is about credentials.
+    assert "role-89" not in names(cis, "UnusedIAMRole")
