@@ -71,8 +71,8 @@ def judge_root(view: AccountView, policy: Policy, as_of: dt.datetime) -> list[Fi
                         True,
                         None,
                         None,
-                        f"the root user has access keys (GetAccountSummary); their use is not known:"
-                        f" {why}",
+                        "the root user has access keys (GetAccountSummary); their use is not "
+                        f"known: {why}",
                     ),
                     [summary_obs],
                     _DELETE_KEYS,
