@@ -248,6 +248,8 @@ class CoverageEntry:
     """Each with ``operation``, ``code``, ``message`` and ``target``."""
     affects: str = ""
     """What depends on this source, for a reader deciding whether a gap matters."""
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per API operation: ``calls``, ``errors``, ``status``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -255,6 +257,7 @@ class CoverageEntry:
             "source": self.source,
             "status": self.status,
             "read_at": self.read_at,
+            "operations": self.operations,
             "errors": list(self.errors),
             "affects": self.affects,
         }

@@ -219,7 +219,7 @@ def company(seed: int = 7) -> Account:
         password_used=40,
         keys=[Key(age=2500, used=None)],
         mfa=True,
-        expect=[Expect("RootAccessKeyPresent", U, key=0), Expect("RootRecentlyUsed", USED)],
+        expect=[Expect("RootAccessKeyPresent", N, key=0), Expect("RootRecentlyUsed", USED)],
     )
     return Account(
         users=users,

@@ -99,6 +99,7 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
                     read_at=res.finished_at,
                     errors=tuple(e.to_json() for e in res.errors),
                     affects=AFFECTS.get(name, ""),
+                    operations=dict(sorted(res.operations.items())),
                 )
             )
         if authorization.NAME not in evidence.sources:

@@ -13,7 +13,7 @@ from typing import Any
 import botocore.exceptions
 
 from ..timeutil import parse_time_or_none
-from .base import CollectContext, SourceError, SourceResult, SourceStatus, jsonable, paginate
+from .base import CollectContext, SourceError, SourceResult, jsonable, paginate
 
 NAME = "access_keys"
 
@@ -72,7 +72,6 @@ def collect(ctx: CollectContext, user_names: list[str]) -> SourceResult:
         return out
 
     listed: dict[str, Any] = {}
-    attempted = len(user_names)
     for name, keys, err in ctx.map(list_keys, user_names):
         if err:
             result.errors.append(err)
@@ -93,16 +92,13 @@ def collect(ctx: CollectContext, user_names: list[str]) -> SourceResult:
         return out
 
     used: dict[str, Any] = {}
-    attempted += len(key_ids)
     for key_id, resp, err in ctx.map(last_used, key_ids):
         if err:
             result.errors.append(err)
         else:
             used[key_id] = resp
     result.raw["GetAccessKeyLastUsed"] = used
-    result.settle(attempted=attempted)
-    if result.status != SourceStatus.READ and (listed or used):
-        result.status = SourceStatus.PARTIAL
+    result.settle({"ListAccessKeys": len(user_names), "GetAccessKeyLastUsed": len(key_ids)})
     result.finished_at = ctx.now_iso()
     return result
 

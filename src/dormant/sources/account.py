@@ -9,7 +9,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from .base import CollectContext, SourceError, SourceResult, SourceStatus, jsonable
+from .base import CollectContext, SourceError, SourceResult, jsonable
 
 NAME = "account"
 
@@ -31,9 +31,9 @@ def caller_identity(ctx_or_session: Any) -> dict[str, Any]:
 
 def collect(ctx: CollectContext, identity: dict[str, Any] | None = None) -> SourceResult:
     result = SourceResult(name=NAME, started_at=ctx.now_iso())
-    attempted = 0
+    attempted = {"ListAccountAliases": 1, "GetAccountSummary": 1}
     if identity is None:
-        attempted += 1
+        attempted["GetCallerIdentity"] = 1
         try:
             identity = caller_identity(ctx)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -46,14 +46,11 @@ def collect(ctx: CollectContext, identity: dict[str, Any] | None = None) -> Sour
         ("ListAccountAliases", iam.list_account_aliases, "AccountAliases"),
         ("GetAccountSummary", iam.get_account_summary, "SummaryMap"),
     ):
-        attempted += 1
         try:
             result.raw[op] = {key: jsonable(call()).get(key)}
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             result.errors.append(SourceError.from_exception(op, exc))
-    result.settle(attempted=attempted)
-    if result.status != SourceStatus.READ and result.raw:
-        result.status = SourceStatus.PARTIAL
+    result.settle(attempted)
     result.finished_at = ctx.now_iso()
     return result
 

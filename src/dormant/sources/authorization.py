@@ -10,7 +10,7 @@ from typing import Any
 import botocore.exceptions
 
 from ..timeutil import parse_time_or_none
-from .base import CollectContext, SourceError, SourceResult, SourceStatus, paginate
+from .base import CollectContext, SourceError, SourceResult, paginate
 
 NAME = "authorization_details"
 
@@ -62,10 +62,9 @@ def collect(ctx: CollectContext) -> SourceResult:
     ctx.progress("authorization details", 0, 1)
     try:
         result.raw = paginate(ctx.client("iam"), "get_account_authorization_details", _LISTS)
-        result.status = SourceStatus.READ
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         result.errors.append(SourceError.from_exception("GetAccountAuthorizationDetails", exc))
-        result.settle(attempted=1)
+    result.settle({"GetAccountAuthorizationDetails": 1})
     ctx.progress("authorization details", 1, 1)
     result.finished_at = ctx.now_iso()
     return result

@@ -95,11 +95,14 @@ class SourceResult:
     raw: dict[str, Any] = field(default_factory=dict)
     """The API responses as AWS sent them, JSON-ready."""
     errors: list[SourceError] = field(default_factory=list)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per API operation: ``calls``, ``errors`` and ``status`` (read, partial, denied, failed)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "status": str(self.status),
+            "operations": self.operations,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "errors": [e.to_json() for e in self.errors],
@@ -115,19 +118,40 @@ class SourceResult:
             finished_at=data.get("finished_at"),
             raw=data.get("raw") or {},
             errors=[SourceError.from_json(e) for e in data.get("errors") or []],
+            operations=data.get("operations") or {},
         )
 
-    def settle(self, attempted: int) -> None:
-        """Set the status from the errors, after ``attempted`` calls of which some failed."""
-        if not self.errors:
-            self.status = SourceStatus.READ
-            return
-        if len(self.errors) >= attempted > 0 or attempted == 0:
-            self.status = (
-                SourceStatus.DENIED if all(e.denied for e in self.errors) else SourceStatus.FAILED
-            )
+    def settle(self, attempted: int | dict[str, int]) -> None:
+        """Set ``status`` and ``operations`` from the errors, given the calls attempted per
+        operation (or a total, for a source of one operation).
+
+        An operation whose every call was denied makes the source ``denied``; one whose every
+        call failed otherwise makes it ``failed``; some calls failing makes it ``partial``.
+        """
+        if isinstance(attempted, int):
+            ops = {e.operation for e in self.errors} or {"calls"}
+            attempts = {op: attempted if len(ops) == 1 else 0 for op in ops}
         else:
-            self.status = SourceStatus.PARTIAL
+            attempts = dict(attempted)
+        operations: dict[str, dict[str, Any]] = {}
+        rank = {"read": 0, "partial": 1, "failed": 2, "denied": 3}
+        worst = "read"
+        for op in sorted(set(attempts) | {e.operation for e in self.errors}):
+            errs = [e for e in self.errors if e.operation == op]
+            calls = max(attempts.get(op, 0), len(errs))
+            if not errs:
+                status = "read"
+            elif len(errs) < calls:
+                status = "partial"
+            elif all(e.denied for e in errs):
+                status = "denied"
+            else:
+                status = "failed"
+            operations[op] = {"calls": calls, "errors": len(errs), "status": status}
+            if rank[status] > rank[worst]:
+                worst = status
+        self.operations = operations
+        self.status = SourceStatus(worst)
 
 
 ProgressFn = Callable[[str, int, int | None], None]

@@ -17,8 +17,8 @@ import botocore.exceptions
 
 from ..errors import InputError
 from ..timeutil import iso, parse_time
-from .aws import error_code, is_denied
-from .base import CollectContext, SourceError, SourceResult, SourceStatus
+from .aws import error_code
+from .base import CollectContext, SourceError, SourceResult
 
 NAME = "credential_report"
 
@@ -336,26 +336,30 @@ _RETRY_CODES = frozenset(
 def collect(ctx: CollectContext) -> SourceResult:
     """Generate the report, wait for it with backoff, and read it.
 
-    Options (``ctx.options``): ``credential_report_timeout`` seconds (default 300).
+    GenerateCredentialReport answers STARTED (or COMPLETE when a report under four hours old
+    exists); GetCredentialReport then answers ReportInProgress until it is ready. A report that
+    stays ReportNotPresent, or has expired, is generated again. Throttling and LimitExceeded
+    are waited out. Options (``ctx.options``): ``credential_report_timeout`` seconds (300).
     """
     result = SourceResult(name=NAME, started_at=ctx.now_iso())
     iam = ctx.client("iam")
     timeout = float(ctx.options.get("credential_report_timeout", 300))
     deadline = ctx.clock() + dt.timedelta(seconds=timeout)
     delay = 1.0
-    generated = False
+    need_generate = True
+    not_present = 0
     ctx.progress("credential report", 0, 1)
     while True:
         if ctx.cancel.is_set():
             result.errors.append(SourceError("GetCredentialReport", "Cancelled", "scan cancelled"))
-            result.status = SourceStatus.FAILED
             break
+        operation = "GenerateCredentialReport" if need_generate else "GetCredentialReport"
         try:
-            if not generated:
-                state = iam.generate_credential_report().get("State")
-                generated = state == "COMPLETE"
-                if not generated:
-                    raise _Wait()
+            if need_generate:
+                iam.generate_credential_report()
+                need_generate = False
+                not_present = 0
+                continue  # ask for it at once: a recent report is ready immediately
             resp = iam.get_credential_report()
             content = resp["Content"]
             text = content if isinstance(content, str) else bytes(content).decode("utf-8-sig")
@@ -364,22 +368,19 @@ def collect(ctx: CollectContext) -> SourceResult:
                 "GeneratedTime": iso(resp["GeneratedTime"]),
                 "ReportFormat": resp.get("ReportFormat", "text/csv"),
             }
-            result.status = SourceStatus.READ
             break
-        except _Wait:
-            pass
         except botocore.exceptions.ClientError as exc:
             code = error_code(exc)
-            if code in ("ReportNotPresent", "ReportExpired"):
-                generated = False
+            if code == "ReportExpired":
+                need_generate = True
+            elif code == "ReportNotPresent":
+                not_present += 1
+                need_generate = not_present >= 3
             elif code not in _RETRY_CODES:
-                op = "GenerateCredentialReport" if not generated else "GetCredentialReport"
-                result.errors.append(SourceError.from_exception(op, exc))
-                result.status = SourceStatus.DENIED if is_denied(exc) else SourceStatus.FAILED
+                result.errors.append(SourceError.from_exception(operation, exc))
                 break
         except botocore.exceptions.BotoCoreError as exc:
-            result.errors.append(SourceError.from_exception("GetCredentialReport", exc))
-            result.status = SourceStatus.FAILED
+            result.errors.append(SourceError.from_exception(operation, exc))
             break
         if ctx.clock() >= deadline:
             result.errors.append(
@@ -389,14 +390,10 @@ def collect(ctx: CollectContext) -> SourceResult:
                     f"the report was not ready after {timeout:.0f} s",
                 )
             )
-            result.status = SourceStatus.FAILED
             break
         ctx.sleep(delay)
         delay = min(delay * 2, 15.0)
+    result.settle({"GenerateCredentialReport": 1, "GetCredentialReport": 1})
     result.finished_at = ctx.now_iso()
     ctx.progress("credential report", 1, 1)
     return result
-
-
-class _Wait(Exception):
-    """The report is being generated: wait and ask again."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from .base import CollectContext, SourceError, SourceResult, SourceStatus, jsonable
+from .base import CollectContext, SourceError, SourceResult, jsonable
 
 NAME = "other_credentials"
 
@@ -74,9 +74,7 @@ def collect(ctx: CollectContext, user_names: list[str]) -> SourceResult:
         raw[name] = answers
         result.errors.extend(errors)
     result.raw = {"users": raw}
-    result.settle(attempted=len(user_names) * len(_CALLS))
-    if result.status != SourceStatus.READ and any(raw.values()):
-        result.status = SourceStatus.PARTIAL
+    result.settle({op: len(user_names) for op, *_ in _CALLS})
     result.finished_at = ctx.now_iso()
     return result
 

@@ -14,7 +14,7 @@ import botocore.exceptions
 
 from ..timeutil import parse_time_or_none
 from .aws import error_code
-from .base import CollectContext, SourceError, SourceResult, SourceStatus, jsonable, paginate
+from .base import CollectContext, SourceError, SourceResult, jsonable, paginate
 
 NAME = "users"
 
@@ -60,7 +60,7 @@ def collect(ctx: CollectContext) -> SourceResult:
         listed = paginate(iam, "list_users", ["Users"])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         result.errors.append(SourceError.from_exception("ListUsers", exc))
-        result.settle(attempted=1)
+        result.settle({"ListUsers": 1})
         result.finished_at = ctx.now_iso()
         return result
     users = listed["Users"]
@@ -90,9 +90,7 @@ def collect(ctx: CollectContext) -> SourceResult:
             result.errors.append(err)
     result.raw["GetLoginProfile"] = profiles
     # ListUsers itself answered, so this source is at worst partial.
-    result.settle(attempted=len(names) + 1)
-    if result.status in (SourceStatus.DENIED, SourceStatus.FAILED):
-        result.status = SourceStatus.PARTIAL
+    result.settle({"ListUsers": 1, "GetLoginProfile": len(names)})
     result.finished_at = ctx.now_iso()
     return result
 
