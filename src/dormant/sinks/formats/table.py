@@ -39,26 +39,29 @@ def _subject(f: Finding) -> str:
 
 
 def _findings_table(findings: list[Finding]) -> Table:
+    with_subject = any(_subject(f) for f in findings)
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-    t.add_column("Type", no_wrap=True)
-    t.add_column("Principal", overflow="fold")
-    t.add_column("Credential", overflow="fold")
+    t.add_column("Principal", overflow="fold", max_width=40)
+    if with_subject:
+        t.add_column("Credential", overflow="fold", no_wrap=True)
     t.add_column("Verdict", no_wrap=True)
     t.add_column("Last used", no_wrap=True)
     t.add_column("Days", justify="right")
-    t.add_column("Limit", justify="right")
     t.add_column("Why", overflow="fold", ratio=1)
     for f in findings:
-        t.add_row(
-            escape(str(f.type)),
-            escape(f.principal_name),
-            escape(_subject(f)),
-            f"[{VERDICT_STYLE.get(f.verdict, '')}]{escape(str(f.verdict))}[/]",
-            _day(f.last_used) if f.last_used or f.verdict != Verdict.INSUFFICIENT_EVIDENCE else "?",
-            "" if f.days_unused is None else str(f.days_unused),
-            str(f.threshold_days),
-            escape(f.reason),
+        last = (
+            _day(f.last_used) if f.last_used or f.verdict != Verdict.INSUFFICIENT_EVIDENCE else "?"
         )
+        row = [escape(f.principal_name)]
+        if with_subject:
+            row.append(escape(_subject(f)))
+        row += [
+            f"[{VERDICT_STYLE.get(f.verdict, '')}]{escape(str(f.verdict))}[/]",
+            last,
+            "" if f.days_unused is None else str(f.days_unused),
+            escape(f.reason),
+        ]
+        t.add_row(*row)
     return t
 
 
@@ -73,18 +76,30 @@ def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -
         emoji=False,
         soft_wrap=False,
     )
+    values = set(report.thresholds.values())
+    limits = (
+        f"{values.pop()} days for every type"
+        if len(values) == 1
+        else ", ".join(f"{k} {v}d" for k, v in sorted(report.thresholds.items()))
+    )
     console.print(
         f"[bold]dormant[/] report as of {escape(report.as_of)}, "
-        f"{len(report.accounts)} account(s); thresholds: "
-        + escape(", ".join(f"{k} {v}d" for k, v in sorted(report.thresholds.items())))
+        f"{len(report.accounts)} account(s); thresholds: {escape(limits)}"
     )
     for acct in report.accounts:
         mine = [f for f in report.findings if f.account_id == acct.account_id]
         label = acct.account_id + (f" ({acct.account_name})" if acct.account_name else "")
         console.print()
         console.print(f"[bold]Account {escape(label)}[/]: {len(mine)} finding(s)")
-        if mine:
-            console.print(_findings_table(mine))
+        for ftype in sorted({str(f.type) for f in mine}):
+            group = [f for f in mine if str(f.type) == ftype]
+            limits = sorted({f.threshold_days for f in group})
+            console.print()
+            console.print(
+                f"  [bold]{escape(ftype)}[/] ({len(group)}; threshold "
+                f"{'/'.join(str(d) for d in limits)} days)"
+            )
+            console.print(_findings_table(group))
         ex = [f for f in report.excluded if f.account_id == acct.account_id]
         if ex:
             rules = Counter(f.excluded_by or "" for f in ex)
