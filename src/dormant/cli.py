@@ -21,6 +21,9 @@ from .errors import DormantError, InputError
 from .model import FindingType, Report, Verdict
 from .timeutil import UTC, parse_time
 
+FORMAT_NAMES = ["table", "json", "csv", "markdown"]
+"""Every format of sinks/formats, in the order --help lists them."""
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
@@ -76,7 +79,7 @@ def judge_options(fn: Callable) -> Callable:
             click.option(
                 "--format",
                 "fmt",
-                type=click.Choice(["table", "json", "csv", "markdown"]),
+                type=click.Choice(FORMAT_NAMES),
                 default="table",
                 show_default=True,
             ),
@@ -267,10 +270,10 @@ def make_session(profile, region, endpoint_url):
 
 
 def run_collect(session, concurrency: int) -> Any:
-    from .collect import collect
+    from .pipeline import collect_snapshot
 
     with Progress(sys.stderr.isatty()) as progress:
-        return collect(session, clock=now, concurrency=concurrency, progress=progress)
+        return collect_snapshot(session, clock=now, concurrency=concurrency, progress=progress)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -307,8 +310,8 @@ def scan(
     snapshot_out,
 ):
     """Collect the evidence from AWS and judge it (collect + analyze)."""
+    from . import pipeline
     from . import snapshot as snapshot_mod
-    from .judge import judge
     from .policy import load_policy
 
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
@@ -317,9 +320,7 @@ def scan(
     if snapshot_out:
         snapshot_mod.write(snap, snapshot_out)
         click.echo(f"dormant: evidence saved to {snapshot_out}", err=True)
-    else:
-        snap.digest = snap.manifest()[1]
-    report = judge(snap, policy, parse_time(snap.created_at))
+    report = pipeline.judge_snapshot(snap, policy)
     render_report(report, fmt, output)
     sys.exit(exit_code_for(report, fail_on))
 
@@ -408,7 +409,7 @@ def verify(path):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "markdown"]),
+    type=click.Choice(FORMAT_NAMES),
     default="table",
     show_default=True,
 )

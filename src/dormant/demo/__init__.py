@@ -17,12 +17,10 @@ def run_demo(
     progress_enabled: bool = False,
 ) -> Report:
     from .. import snapshot as snapshot_mod
-    from ..collect import collect
-    from ..judge import judge
+    from ..pipeline import collect_snapshot, judge_snapshot
     from ..policy import load_policy
     from ..sinks.formats import render
     from ..sources.aws import build_session
-    from ..timeutil import parse_time
     from . import server
     from .company import DEMO_POLICY, company
     from .seed import seed
@@ -41,11 +39,11 @@ def run_demo(
             from ..cli import Progress
 
             with Progress(True) as progress:
-                snap = collect(session, clock=clock, progress=progress)
+                snap = collect_snapshot(session, clock=clock, progress=progress)
         else:
-            snap = collect(session, clock=clock)
+            snap = collect_snapshot(session, clock=clock)
     snapshot_mod.write(snap, out / "snapshot")
-    report = judge(snap, load_policy(policy_path), parse_time(snap.created_at))
+    report = judge_snapshot(snap, load_policy(policy_path))
     for fmt, name in (("json", "report.json"), ("csv", "report.csv"), ("markdown", "report.md")):
         (out / name).write_text(render(report, fmt), encoding="utf-8")
     return report
