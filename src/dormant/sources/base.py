@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import botocore.exceptions
+
 from ..timeutil import iso
 from .aws import AccountSession, error_code, error_message, is_denied, is_throttled
 
@@ -154,6 +156,29 @@ class SourceResult:
         self.status = SourceStatus(worst)
 
 
+class Cancelled(botocore.exceptions.BotoCoreError):
+    """An API call that was not made because collection was cancelled (a time budget ran
+    out). Sources record it like any other failed call: code ``Cancelled``."""
+
+    fmt = "not called: collection was cancelled before this call (time budget)"
+
+
+def _refuse_calls_when_cancelled(client: Any, cancel: threading.Event) -> None:
+    """Make ``client`` raise :class:`Cancelled` before any call once ``cancel`` is set.
+
+    Clients are cached and shared per session, so the hook is registered once per client and
+    reads the event of the latest context that asked for the client.
+    """
+    client._dormant_cancel = cancel  # noqa: SLF001 - our own attribute on the client
+
+    def refuse(**_: Any) -> None:
+        event = getattr(client, "_dormant_cancel", None)
+        if event is not None and event.is_set():
+            raise Cancelled()
+
+    client.meta.events.register("before-call", refuse, unique_id="dormant-cancel")
+
+
 ProgressFn = Callable[[str, int, int | None], None]
 """``progress(task, advance, total)``: a source reports its progress; the CLI draws it."""
 
@@ -177,7 +202,9 @@ class CollectContext:
     """Source-specific options (timeouts, poll intervals), by name."""
     sleep: Callable[[float], None] = field(default=None)  # type: ignore[assignment]
     cancel: threading.Event = field(default_factory=threading.Event)
-    """Set to ask every source to stop early and keep what it has."""
+    """Set to ask every source to stop early and keep what it has. Once it is set, every API
+    call made through :meth:`client` fails at once with :class:`Cancelled` (a botocore error,
+    which every source already records per call), so no source needs its own checks."""
 
     def __post_init__(self) -> None:
         if self.sleep is None:
@@ -189,7 +216,9 @@ class CollectContext:
         return iso(self.clock())
 
     def client(self, service: str, region: str | None = None) -> Any:
-        return self.session.client(service, region)
+        client = self.session.client(service, region)
+        _refuse_calls_when_cancelled(client, self.cancel)
+        return client
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` with ``concurrency`` threads, results in input order."""
@@ -229,6 +258,7 @@ def paginate(client: Any, operation: str, result_keys: Iterable[str], **params: 
 
 
 __all__ = [
+    "Cancelled",
     "CollectContext",
     "SourceError",
     "SourceResult",
