@@ -431,6 +431,107 @@ def demo(out, fmt):
     )
 
 
+@main.group("lambda")
+def lambda_group() -> None:
+    """The scheduled scan on AWS Lambda: build its zip, deploy its stack."""
+
+
+@lambda_group.command("package")
+@click.option(
+    "--out",
+    default="dormant-lambda.zip",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the deployment zip.",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(["x86_64", "arm64"]),
+    default="x86_64",
+    show_default=True,
+    help="The function's architecture (the template's Architecture parameter).",
+)
+@click.option(
+    "--python-version",
+    default="3.12",
+    show_default=True,
+    help="The Lambda runtime's Python version, for the dependencies' wheels.",
+)
+@handle_errors
+def lambda_package(out, arch, python_version):
+    """Build the deployment zip reproducibly (needs pip and the package index)."""
+    from .automation.package import HANDLER, build
+
+    click.echo(f"dormant: building {out} for Lambda ({arch}, Python {python_version})", err=True)
+    pkg = build(Path(out), arch=arch, python_version=python_version)
+    click.echo(f"dormant: packaged {', '.join(pkg.dependencies)}", err=True)
+    click.echo(
+        f"dormant: {pkg.files} files, {pkg.size / 1_000_000:.1f} MB; handler {HANDLER}", err=True
+    )
+    click.echo(f"{pkg.sha256}  {out}")
+
+
+@lambda_group.command("deploy")
+@click.option("--stack-name", required=True, help="The CloudFormation stack to create or update.")
+@click.option(
+    "--bucket-for-code",
+    required=True,
+    help="An existing S3 bucket, in the stack's Region, to upload the zip to.",
+)
+@click.option(
+    "--zip",
+    "zip_path",
+    default="dormant-lambda.zip",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The zip built by 'dormant lambda package'.",
+)
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template parameter (repeatable), e.g. NotificationEmail=you@example.com.",
+)
+@click.option(
+    "--template",
+    "template_path",
+    type=click.Path(dir_okay=False),
+    help="Another template (default: the one shipped with dormant, deploy/template.yaml).",
+)
+@click.option("--profile", help="AWS profile (default: AWS_PROFILE).")
+@click.option("--region", help="The stack's Region (default: the profile's).")
+@click.option("--endpoint-url", help="Send every AWS call here, e.g. an emulator.")
+@handle_errors
+def lambda_deploy(
+    stack_name, bucket_for_code, zip_path, parameters, template_path, profile, region, endpoint_url
+):
+    """Upload the zip and create or update the stack; print its outputs."""
+    from .automation.deploy import deploy, parse_parameters
+
+    template = None
+    if template_path:
+        try:
+            template = Path(template_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DormantError(
+                f"{template_path}: cannot read the template ({exc.strerror})"
+            ) from None
+    session = make_session(profile, region, endpoint_url)
+    result = deploy(
+        session,
+        stack_name=stack_name,
+        code_bucket=bucket_for_code,
+        zip_path=Path(zip_path),
+        parameters=parse_parameters(parameters),
+        template=template,
+        echo=lambda line: click.echo(f"dormant: {line}", err=True),
+    )
+    click.echo(f"dormant: stack {result.stack_name} {result.action} ({result.status})", err=True)
+    for key, value in sorted(result.outputs.items()):
+        click.echo(f"{key}\t{value}")
+
+
 def _mount_optional() -> None:
     """Subcommands whose dependencies are optional extras register themselves here."""
 

@@ -1,0 +1,62 @@
+"""Make moto's CloudFormation update a stack as AWS does, where ``dormant lambda deploy``
+depends on it.
+
+- moto 5.2 has no update for ``AWS::Logs::LogGroup``: a stack update that touches one (a
+  changed parameter it references) drops it from the stack, and the next reference to it fails
+  with "Fn::GetAtt references undefined resource". AWS updates a log group in place.
+- ``UsePreviousValue`` fails (HTTP 500, KeyError) for a parameter that took its default when
+  the stack was created; AWS reuses the value the stack has, default or not.
+
+:func:`install` fixes both, in-process; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.cloudformation.models import CloudFormationBackend
+from moto.logs.models import LogGroup
+
+_lock = threading.Lock()
+_installed = False
+
+
+def _update_log_group(
+    cls: type,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    props = cloudformation_json.get("Properties", {})
+    days = props.get("RetentionInDays")
+    original_resource.retention_in_days = int(days) if days not in (None, "") else None
+    return original_resource
+
+
+def _resolve_update_parameters(self: Any, instance: Any, incoming_params: list) -> dict:
+    resolved = getattr(instance, "stack_parameters", None) or {}
+    out: dict[str, Any] = {}
+    for param in incoming_params:
+        key = param["ParameterKey"]
+        if "ParameterValue" in param:
+            out[key] = param["ParameterValue"]
+        elif param.get("UsePreviousValue"):
+            if key in instance.parameters:
+                out[key] = instance.parameters[key]
+            else:
+                value = resolved[key]
+                out[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return out
+
+
+def install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        LogGroup.update_from_cloudformation_json = classmethod(_update_log_group)
+        CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
+        _installed = True
