@@ -288,6 +288,21 @@ def role_policies(
     }
 
 
+MOTO_SCOPED = ("s3:",)
+"""The only service whose requests moto authorizes against their real resource (bucket and
+key). For the others it authorizes against the resource "*", so a statement scoped to an ARN
+never matches, although AWS matches it: for them the test can only prove the actions."""
+
+
+def _for_moto(statement: dict[str, Any]) -> dict[str, Any]:
+    statement = dict(statement)
+    actions = statement["Action"]
+    actions = actions if isinstance(actions, list) else [actions]
+    if not all(a.startswith(MOTO_SCOPED) for a in actions):
+        statement["Resource"] = "*"
+    return statement
+
+
 def create_function_user(
     emulator: Any, policies: dict[str, dict[str, Any]], drop_sids: tuple[str, ...] = ()
 ) -> dict[str, str]:
@@ -297,11 +312,10 @@ def create_function_user(
     iam.create_user(UserName="dormant-function")
     for name, doc in policies.items():
         doc = dict(doc)
-        doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") not in drop_sids]
+        doc["Statement"] = [_for_moto(s) for s in doc["Statement"] if s.get("Sid") not in drop_sids]
         if doc["Statement"]:
-            iam.put_user_policy(
-                UserName="dormant-function", PolicyName=name, PolicyDocument=json.dumps(doc)
-            )
+            text = json.dumps(doc)
+            iam.put_user_policy(UserName="dormant-function", PolicyName=name, PolicyDocument=text)
     key = iam.create_access_key(UserName="dormant-function")["AccessKey"]
     return {
         "AWS_ACCESS_KEY_ID": key["AccessKeyId"],

@@ -23,6 +23,7 @@ from lambda_support import (
 from dormant import snapshot as snapshot_mod
 from dormant.automation.config import ConfigError
 from dormant.automation.run import NotSupportedError
+from dormant.errors import InputError
 from dormant.sinks.formats import FORMATS
 
 DAY = dt.timedelta(days=1)
@@ -303,7 +304,7 @@ def test_policy_file_from_s3_and_thresholds(emulator, now, monkeypatch):
     emulator.client("ssm").put_parameter(
         Name="/dormant/policy", Value="[thresholds]\ndefault = 0\n", Type="String"
     )
-    with pytest.raises(Exception, match="ssm:/dormant/policy: thresholds: default: expected a whole number"):
+    with pytest.raises(InputError, match="ssm:/dormant/policy: thresholds: default: expected"):
         s.run(now, POLICY_SSM_PARAMETER="/dormant/policy")
     assert s.logs[-1][-1]["event"] == "run.failed"
 
