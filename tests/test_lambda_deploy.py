@@ -129,6 +129,9 @@ def _deploy(emulator, zip_path, *params: str):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_deploy_creates_then_leaves_alone_then_updates_the_stack(emulator, tmp_path):
+    from dormant.demo import moto_cloudformation  # imports every moto model: only here
+
+    moto_cloudformation.install()
     emulator.client("s3").create_bucket(Bucket="dormant-code-test")
     code = tmp_path / "dormant-lambda.zip"
     with zipfile.ZipFile(code, "w") as zf:

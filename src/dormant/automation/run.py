@@ -43,6 +43,10 @@ from .config import Settings
 from .logs import Log
 from .state import Changes, State, StateError, advance, compare
 
+SINK_MAX_ATTEMPTS = 3
+"""Retries for the sinks' calls: they run within the time reserve, after collection, so a
+throttled or unreachable service must fail in seconds, not ride out ten backoffs."""
+
 SKIPPED_FORMATS = frozenset({"table"})
 """Formats not saved to S3: the table is for a terminal."""
 
@@ -273,13 +277,16 @@ def run(
     )
     should_tell = bool(changes.to_tell) or digest or partial is not None
     quiet = "nothing new, no reminder due, not the digest day"
+    sinks = AccountSession(
+        session.session, endpoint_url=session.endpoint_url, max_attempts=SINK_MAX_ATTEMPTS
+    )
 
     if settings.topic_arn:
         outcomes["sns"] = (
             _guarded(
                 "sns",
                 lambda: sns.publish(
-                    session.client("sns"),
+                    sinks.client("sns"),
                     settings.topic_arn,
                     notice,
                     max_listed=settings.max_listed,
@@ -290,7 +297,7 @@ def run(
         )
     if settings.slack_secret or settings.slack_parameter:
         outcomes["slack"] = (
-            _guarded("slack", lambda: _slack(session, settings, notice, log))
+            _guarded("slack", lambda: _slack(sinks, settings, notice, log))
             if should_tell
             else SinkOutcome("slack", "skipped", quiet)
         )
@@ -299,7 +306,7 @@ def run(
         outcomes["securityhub"] = _guarded(
             "securityhub",
             lambda: securityhub.sync(
-                session.client("securityhub"),
+                sinks.client("securityhub"),
                 target,
                 report.findings,
                 first_seen={**first_seen, **{f.id: stamp for f in changes.new}},
@@ -313,7 +320,7 @@ def run(
         outcomes["eventbridge"] = _guarded(
             "eventbridge",
             lambda: eventbridge.publish(
-                session.client("events"),
+                sinks.client("events"),
                 changes.new,
                 bus=settings.event_bus,
                 run_id=run_id,

@@ -7,7 +7,9 @@ depends on it.
 - ``UsePreviousValue`` fails (HTTP 500, KeyError) for a parameter that took its default when
   the stack was created; AWS reuses the value the stack has, default or not.
 
-:func:`install` fixes both, in-process; it is idempotent.
+:func:`install` fixes both, in-process, at any time before the stack is updated; it is
+idempotent. It is not part of :func:`dormant.demo.server.start`, because importing moto's
+CloudFormation (every service's models) costs seconds that the demo does not need.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from . import moto_cloudformation, moto_ext, moto_securityhub
+from . import moto_ext, moto_securityhub
 
 DEFAULT_ACCOUNT = "123456789012"
 """moto's default account: credentials it does not know map to it and record no last use."""
@@ -63,7 +63,6 @@ def start(port: int = 0) -> Emulator:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     moto_ext.install()
     moto_securityhub.install()
-    moto_cloudformation.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...model import Finding, FindingType, PrincipalType
+from ...model import Finding, FindingType, PrincipalType, Verdict
 from ..labels import label, title
 
 SCHEMA_VERSION = "2018-10-08"
@@ -107,7 +107,7 @@ def to_asff(
     severity = label(f)
     types = [TYPES.get(f.type, f"{_BEST_PRACTICES}/Unused Access")]
     description = f.reason
-    if f.verdict != "insufficient-evidence":
+    if f.verdict != Verdict.INSUFFICIENT_EVIDENCE:
         description += f" Threshold: {f.threshold_days} days."
     product_fields = {
         "dormant/FindingId": f.id,
