@@ -5,6 +5,7 @@ emulator's CloudFormation, as the README shows."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import pytest
@@ -205,3 +206,18 @@ def test_deploy_errors_are_one_clear_line(emulator, tmp_path):
     no_bucket = _deploy(emulator, code)
     assert no_bucket.exit_code == 2
     assert "s3://dormant-code-test: cannot upload the zip" in no_bucket.output
+
+
+def test_docs_name_every_variable_and_the_template_sets_only_known_ones():
+    from lambda_support import ROOT
+
+    from dormant.automation.config import VARIABLES
+
+    docs = (ROOT / "docs" / "lambda.md").read_text()
+    assert [v for v in VARIABLES if f"| `{v}` |" not in docs] == []
+    env = load_template()["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    assert set(env) <= set(VARIABLES)
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Run it every day (AWS Lambda)", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"^\| `([A-Za-z]+)`", section, re.M))
+    assert named and named <= set(load_template()["Parameters"])
