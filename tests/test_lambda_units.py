@@ -143,3 +143,32 @@ def test_cancelled_context_makes_no_call():
     fresh = CollectContext(session=session, account_id="1", clock=lambda: T0)
     iam = fresh.client("iam")
     assert iam._dormant_cancel is fresh.cancel
+
+
+def test_state_write_is_conditional_and_falls_back_on_an_old_botocore():
+    import botocore.exceptions
+
+    from dormant.automation.store import Layout, StoreError, save_state
+
+    calls = []
+
+    class OldS3:
+        def put_object(self, **kw):
+            calls.append(sorted(kw))
+            if "IfNoneMatch" in kw or "IfMatch" in kw:
+                raise botocore.exceptions.ParamValidationError(report="Unknown parameter IfMatch")
+            return {}
+
+    save_state(OldS3(), Layout("b", "dormant"), State(), etag=None)
+    assert calls == [
+        ["Body", "Bucket", "ContentType", "IfNoneMatch", "Key"],
+        ["Body", "Bucket", "ContentType", "Key"],
+    ]
+
+    class Raced:
+        def put_object(self, **kw):
+            err = {"Error": {"Code": "PreconditionFailed", "Message": "At least one"}}
+            raise botocore.exceptions.ClientError(err, "PutObject")
+
+    with pytest.raises(StoreError, match="changed by another run"):
+        save_state(Raced(), Layout("b", "dormant"), State(), etag='"abc"')

@@ -9,7 +9,8 @@ Layout under the bucket's prefix::
 
 state.json is written with a conditional put (If-Match on the ETag it was read with, or
 If-None-Match for the first one), so two overlapping runs cannot silently overwrite each other:
-the second one's write fails and says so.
+the second one's write fails and says so. A botocore too old for conditional puts (before
+late 2024) writes it unconditionally rather than not at all.
 """
 
 from __future__ import annotations
@@ -119,14 +120,17 @@ def load_state(client: Any, layout: Layout) -> tuple[State | None, str | None]:
 def save_state(client: Any, layout: Layout, state: State, etag: str | None) -> None:
     """Write the state only if nobody else wrote it since it was read."""
     condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+    request = {
+        "Bucket": layout.bucket,
+        "Key": layout.state_key,
+        "Body": state.to_bytes(),
+        "ContentType": "application/json",
+    }
     try:
-        client.put_object(
-            Bucket=layout.bucket,
-            Key=layout.state_key,
-            Body=state.to_bytes(),
-            ContentType="application/json",
-            **condition,
-        )
+        try:
+            client.put_object(**request, **condition)
+        except botocore.exceptions.ParamValidationError:
+            client.put_object(**request)  # this botocore has no conditional puts
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         if error_code(exc) in CONFLICT_CODES:
             raise StoreError(
