@@ -21,7 +21,7 @@ from .errors import DormantError, InputError
 from .model import FindingType, Report, Verdict
 from .timeutil import UTC, parse_time
 
-FORMAT_NAMES = ["table", "json", "csv", "markdown"]
+FORMAT_NAMES = ["table", "json", "csv", "markdown", "html"]
 """Every format of sinks/formats, in the order --help lists them."""
 
 EXIT_OK = 0
@@ -429,6 +429,7 @@ def demo(out, fmt):
         f"--format json); reports in {out}/",
         err=True,
     )
+    click.echo(f"dormant: HTML audit report: {Path(out) / 'report.html'}", err=True)
 
 
 def _mount_optional() -> None:
