@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import pytest
 
 from dormant import __version__
+from dormant.history import TrendPoint
 from dormant.model import (
     AccountInfo,
     CoverageEntry,
@@ -28,15 +28,6 @@ from dormant.sinks.formats import FORMATS, render
 from dormant.sinks.formats.html import context
 
 DIGEST = "ab" * 32
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    """What the HTML report reads of a history trend point."""
-
-    run_id: int
-    as_of: str
-    counts: dict[str, int]
 
 
 AS_OF = "2026-11-29T12:00:00Z"
