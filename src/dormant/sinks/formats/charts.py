@@ -278,8 +278,8 @@ def trend(points: Sequence[Any], account_labels: dict[str, str]) -> dict[str, An
     accounts = sorted({a for p in points for a in p.counts})
     if not accounts:
         return None
-    left, right, top_pad, bottom = 46, 150, 12, 34
-    width, height = 760, 220
+    left, right, top_pad, bottom = 46, 230, 12, 34
+    width, height = 900, 220
     plot_w = width - left - right
     plot_h = height - top_pad - bottom
     top = nice_max(max(max(p.counts.values(), default=0) for p in points))
