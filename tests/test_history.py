@@ -265,6 +265,15 @@ def test_a_database_from_a_newer_dormant_is_refused_untouched(tmp_path: Path, sh
     assert path.read_bytes() == before
 
 
+def test_a_file_that_is_not_a_database_is_an_error_not_a_crash(tmp_path: Path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not sqlite at all, just some text that is long enough to matter\n" * 20)
+    with pytest.raises(HistoryError, match="not a usable history database"):
+        History.open(path)
+    proc = run_cli("history", "--history", str(path), check_codes=(2,))
+    assert "not a usable history database" in proc.stderr and "--no-history" in proc.stderr
+
+
 # ------------------------------------------------------------------------ through the CLI
 
 
@@ -333,6 +342,13 @@ def test_no_history_records_nothing(tmp_path: Path, shared_data: Path):
         env=env_off,
     )
     assert proc.returncode == 2 and "history is off" in proc.stderr
+    # Nothing recorded yet: an empty list, and no database made for it.
+    empty = json.loads(run_cli("history", "--history", str(db), "--format", "json").stdout)
+    assert empty == {"runs": []} and not db.exists()
+    assert run_cli("diff", "--history", str(db), check_codes=(2,)).stderr.startswith(
+        "dormant: error: "
+    )
+    assert not db.exists()
     run_cli("analyze", str(csv), "--history", str(db), "--format", "json")
     assert db.exists()
     with History.open(db) as h:

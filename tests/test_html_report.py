@@ -408,3 +408,15 @@ def test_an_empty_report_renders():
     html = render(empty, "html")
     assert 'id="no-findings"' in html and 'id="coverage-ok"' in html
     assert "No findings to chart." in html
+
+
+def test_the_cli_renders_the_same_bytes_twice(shared_data):
+    from test_scan_scenario import run_cli
+
+    csv = next(
+        (shared_data / "custodian-placebo-iam" / "extracted_credential_reports").glob("*.csv")
+    )
+    args = ("analyze", str(csv), "--format", "html", "--no-history", "--as-of", AS_OF)
+    first, second = (run_cli(*args).stdout for _ in range(2))
+    assert first == second
+    assert first.startswith("<!DOCTYPE html>") and "roles were not judged" in first

@@ -499,10 +499,16 @@ def _history_for_reading(history_path: str | None):
 @handle_errors
 def history(account, limit, fmt, history_path):
     """List the recorded runs of scan and analyze, newest first."""
+    from .history import resolve_path
     from .sinks.formats.runs import render_runs
 
-    with _history_for_reading(history_path) as store:
-        runs = store.runs(account=account, limit=limit)
+    path = resolve_path(history_path, False)
+    if path is not None and not path.exists():
+        runs = []  # nothing recorded yet: an empty list, and no database created for it
+        click.echo(f"dormant: no history at {path} yet", err=True)
+    else:
+        with _history_for_reading(history_path) as store:
+            runs = store.runs(account=account, limit=limit)
     emit(render_runs(runs, fmt, width=terminal_width("table", None)), None)
 
 

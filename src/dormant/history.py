@@ -312,7 +312,10 @@ class History:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=10)
         except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(f"{path}: cannot open the history database ({exc})") from None
+            raise HistoryError(
+                f"{path}: cannot open the history database ({exc}); name another with "
+                "--history PATH, or record nothing with --no-history"
+            ) from None
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -321,7 +324,10 @@ class History:
             _migrate(conn, path)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise HistoryError(f"{path}: not a usable history database ({exc})") from None
+            raise HistoryError(
+                f"{path}: not a usable history database ({exc}); name another with "
+                "--history PATH, or record nothing with --no-history"
+            ) from None
         except BaseException:
             conn.close()
             raise
