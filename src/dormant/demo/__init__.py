@@ -1,0 +1,1 @@
+"""Support for the demo and the tests: emulation that moto lacks, kept out of the core path."""
