@@ -183,7 +183,8 @@ def stats() -> dict[str, Any]:
 def _generate(self: Any) -> Any:
     from moto.core.responses import ActionResult
 
-    _enter(self, "GenerateServiceLastAccessedDetails")
+    if (throttled := _enter(self, "GenerateServiceLastAccessedDetails")) is not None:
+        return throttled
     arn = self._get_param("Arn")
     granularity = self._get_param("Granularity") or "SERVICE_LEVEL"
     if granularity not in ("SERVICE_LEVEL", "ACTION_LEVEL"):
@@ -207,7 +208,8 @@ def _generate(self: Any) -> Any:
 def _get(self: Any) -> Any:
     from moto.core.responses import ActionResult
 
-    _enter(self, "GetServiceLastAccessedDetails")
+    if (throttled := _enter(self, "GetServiceLastAccessedDetails")) is not None:
+        return throttled
     job = _job_for(self)
     result = _status(job)
     if result["JobStatus"] != "COMPLETED":
@@ -225,7 +227,8 @@ def _get(self: Any) -> Any:
 def _get_entities(self: Any) -> Any:
     from moto.core.responses import ActionResult
 
-    _enter(self, "GetServiceLastAccessedDetailsWithEntities")
+    if (throttled := _enter(self, "GetServiceLastAccessedDetailsWithEntities")) is not None:
+        return throttled
     job = _job_for(self)
     namespace = self._get_param("ServiceNamespace")
     result = _status(job)
@@ -245,8 +248,8 @@ def _get_entities(self: Any) -> Any:
 # Helpers
 
 
-def _enter(self: Any, operation: str) -> None:
-    """Count the call, sleep the injected latency, and throttle a share of calls."""
+def _enter(self: Any, operation: str) -> tuple[str, dict[str, Any]] | None:
+    """Count the call, sleep the injected latency; for a throttled call, the answer to send."""
     with _LOCK:
         settings = _STATE.settings
         _STATE.calls[operation] += 1
@@ -255,14 +258,23 @@ def _enter(self: Any, operation: str) -> None:
             _STATE.calls["Throttled"] += 1
     if settings.latency > 0:
         time.sleep(settings.latency)
-    if throttled:
-        _raise("Throttling", "Rate exceeded")
+    if not throttled:
+        return None
+    # IAM's model has no Throttling error shape, so answer AWS's XML directly (HTTP 400).
+    body = (
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return body, {"status": 400, "Content-Type": "text/xml"}
 
 
 def _raise(code: str, message: str) -> None:
-    from moto.core.exceptions import ServiceException
+    # An IAM exception class, so moto serializes it with IAM's error model (NoSuchEntity: 404,
+    # codes IAM's model lacks, such as Throttling: 400).
+    from moto.iam.exceptions import IAMException
 
-    raise ServiceException(code, message)
+    raise IAMException(code, message)
 
 
 def _now() -> dt.datetime:
