@@ -119,11 +119,13 @@ def boto_session() -> boto3.session.Session:
     )
 
 
-def client(service: str, url: str, *, retries: int = 1, key: str = "testing") -> Any:
+def client(
+    service: str, url: str, *, retries: int = 1, key: str = "testing", secret: str = "testing"
+) -> Any:
     """A boto3 client on the moto server; no botocore retries unless asked, so tests see
     throttling themselves."""
     return boto3.session.Session(
-        aws_access_key_id=key, aws_secret_access_key="testing", region_name=REGION
+        aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION
     ).client(
         service,
         endpoint_url=url,
