@@ -129,7 +129,8 @@ def client(
     ).client(
         service,
         endpoint_url=url,
-        config=botocore.config.Config(retries={"mode": "standard", "max_attempts": retries}),
+        # total_max_attempts counts the first try; botocore's "max_attempts" would add retries.
+        config=botocore.config.Config(retries={"mode": "standard", "total_max_attempts": retries}),
     )
 
 

@@ -35,10 +35,8 @@ two thousand roles stays readable.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import threading
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +48,14 @@ GENERATE = "GenerateServiceLastAccessedDetails"
 GET = "GetServiceLastAccessedDetails"
 GET_ENTITIES = "GetServiceLastAccessedDetailsWithEntities"
 
-DEFAULT_MAX_IN_FLIGHT = 16
-"""Jobs (and so calls) in flight at once. IAM's job API is cheap to poll but shares the account's
-IAM request rate; 16 keeps a 2,000-role scan to about a minute without provoking throttling that
-botocore's adaptive limiter and our backoff could not absorb."""
+DEFAULT_MAX_IN_FLIGHT = 64
+"""Jobs started and not yet read, at most. A job spends most of its life waiting for AWS to
+build the report; a window of 64 keeps the callers busy without leaving hundreds of reports
+half-read if the scan is cancelled."""
+
+DEFAULT_CONCURRENCY = 16
+"""Calls in flight at once, at least. The calls are small and latency-bound; IAM's rate limit
+is the real ceiling, and botocore's adaptive limiter plus our backoff ride it out."""
 
 DEFAULT_JOB_TIMEOUT = 300.0
 POLL_FIRST = 0.5
@@ -76,21 +78,24 @@ ENTITY_ARN_KINDS = frozenset({"group", "policy"})
 main report does not (which members or attached entities used the service)."""
 
 
-class _Cancelled(Exception):
-    pass
-
-
-class _Throttled(Exception):
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(str(exc))
-        self.exc = exc
-
-
-@dataclass
+@dataclass(eq=False)
 class _Job:
+    """One principal's job, stepped one call at a time by the scheduler (hashed by identity)."""
+
     arn: str
+    with_entities: bool
     entry: dict[str, Any] = field(default_factory=dict)
     error: SourceError | None = None
+    phase: str = "generate"
+    job_id: str | None = None
+    started: dt.datetime | None = None
+    due: dt.datetime | None = None
+    delay: float = POLL_FIRST
+    marker: str | None = None
+    namespaces: list[str] = field(default_factory=list)
+    throttled: int = 0
+    throttle_delay: float = THROTTLE_FIRST
+    done: bool = False
 
 
 def collect(
@@ -100,6 +105,7 @@ def collect(
     with_entities_for: Iterable[str] = (),
     job_timeout: float = DEFAULT_JOB_TIMEOUT,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    concurrency: int | None = None,
     granularity: str = "ACTION_LEVEL",
 ) -> SourceResult:
     """Run one Access Advisor job per ARN and read its report.
@@ -108,8 +114,9 @@ def collect(
     dropped, order kept). ``with_entities_for``: group and policy ARNs among ``arns`` for which
     to also read, per service that was used, the entities that used it. ``job_timeout``: seconds
     (by ``ctx.clock``) after which a job still in progress is given up. ``max_in_flight``: jobs
-    in flight at once. Sleeps go through ``ctx.sleep``; ``ctx.cancel`` stops the scan early,
-    keeping what was read.
+    started and not yet finished, at most. ``concurrency``: calls in flight at once (default:
+    ``ctx.concurrency``, at least :data:`DEFAULT_CONCURRENCY`). Sleeps go through ``ctx.sleep``;
+    ``ctx.cancel`` stops the scan early, keeping what was read.
     """
     result = SourceResult(name=NAME, started_at=ctx.now_iso())
     wanted = list(dict.fromkeys(arns))
@@ -119,179 +126,198 @@ def collect(
         result.finished_at = ctx.now_iso()
         result.settle(0)
         return result
-
+    calls = max(1, concurrency or max(ctx.concurrency, DEFAULT_CONCURRENCY))
+    window = max(1, max_in_flight)
     client = ctx.client("iam")
-    lock = threading.Lock()
-    queue = iter(wanted)
-    jobs: dict[str, _Job] = {}
-    total = len(wanted)
-
-    def next_arn() -> str | None:
-        with lock:
-            if ctx.cancel.is_set():
-                return None
-            return next(queue, None)
-
-    def worker() -> None:
-        while (arn := next_arn()) is not None:
-            job = _run_job(ctx, client, arn, granularity, job_timeout, arn in entities_for)
-            with lock:
-                jobs[arn] = job
-            ctx.progress(NAME, 1, total)
-
-    workers = max(1, min(max_in_flight, total))
-    if workers == 1:
-        worker()
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dormant-aa") as ex:
-            futures = [ex.submit(worker) for _ in range(workers)]
-            for f in futures:
-                f.result()
-
-    now = ctx.now_iso()
+    jobs = _schedule(ctx, client, wanted, entities_for, granularity, job_timeout, window, calls)
     for arn in wanted:
-        job = jobs.get(arn)
-        if job is None:
-            job = _Job(
-                arn, {"outcome": OUTCOME_CANCELLED, "requested_at": None, "finished_at": now}
-            )
-            job.error = SourceError(GENERATE, "Cancelled", "scan cancelled before the job", arn)
-            job.entry["error"] = {"code": "Cancelled", "message": job.error.message}
-        result.raw["jobs"][arn] = job.entry
+        job = jobs[arn]
+        job.entry.setdefault("finished_at", ctx.now_iso())
         if job.error is not None:
+            job.entry["error"] = {"code": job.error.code, "message": job.error.message}
             result.errors.append(job.error)
+        result.raw["jobs"][arn] = job.entry
     result.finished_at = ctx.now_iso()
-    result.settle(total)
+    result.settle(len(wanted))
     return result
 
 
-def _run_job(
+def _schedule(
     ctx: CollectContext,
     client: Any,
-    arn: str,
+    arns: list[str],
+    entities_for: set[str],
     granularity: str,
     job_timeout: float,
-    with_entities: bool,
-) -> _Job:
-    job = _Job(arn)
-    entry = job.entry
-    entry["outcome"] = OUTCOME_ERROR
-    entry["requested_at"] = ctx.now_iso()
-    entry["error"] = None
-    operation = GENERATE
-    try:
-        generated = _call(
-            ctx,
-            lambda: client.generate_service_last_accessed_details(Arn=arn, Granularity=granularity),
-        )
-        entry[GENERATE] = jsonable(generated)
-        job_id = generated["JobId"]
-        started = ctx.clock()
-        operation = GET
-        first = _poll(ctx, client, job_id, started, job_timeout)
-        if first is None:
-            entry["outcome"] = OUTCOME_TIMEOUT
-            msg = f"job {job_id} still IN_PROGRESS after {job_timeout:g}s"
-            job.error = SourceError(GET, "JobTimeout", msg, arn)
-        elif first.get("JobStatus") == "FAILED":
-            entry[GET] = [jsonable(first)]
-            entry["outcome"] = OUTCOME_FAILED
-            err = first.get("Error") or {}
-            code = str(err.get("Code") or "JobFailed")
-            message = str(err.get("Message") or "Access Advisor job failed")
-            job.error = SourceError(GET, code, f"{code}: {message}", arn)
-        else:
-            pages = [jsonable(first)]
-            page = first
-            while page.get("IsTruncated") and page.get("Marker"):
-                marker = page["Marker"]
-                page = _call(
-                    ctx,
-                    lambda m=marker: client.get_service_last_accessed_details(
-                        JobId=job_id, Marker=m
-                    ),
-                )
-                pages.append(jsonable(page))
-            entry[GET] = pages
-            entry["outcome"] = OUTCOME_COMPLETED
-            if with_entities:
-                operation = GET_ENTITIES
-                entry[GET_ENTITIES] = _read_entities(ctx, client, job_id, pages)
-    except _Cancelled:
-        entry["outcome"] = OUTCOME_CANCELLED
-        job.error = SourceError(operation, "Cancelled", "scan cancelled during the job", arn)
-    except _Throttled as exc:
-        job.error = SourceError.from_exception(operation, exc.exc, arn)
-    except Exception as exc:  # noqa: BLE001 - recorded per ARN; the scan goes on
-        # If the report itself was read, the outcome stays "completed": only the entity
-        # detail of a group or policy is missing, and the error says so.
-        job.error = SourceError.from_exception(operation, exc, arn)
-    if job.error is not None:
-        entry["error"] = {"code": job.error.code, "message": job.error.message}
-    entry["finished_at"] = ctx.now_iso()
-    return job
-
-
-def _poll(
-    ctx: CollectContext, client: Any, job_id: str, started: dt.datetime, timeout: float
-) -> dict[str, Any] | None:
-    """The first response of ``job_id`` that is no longer IN_PROGRESS, or None on timeout."""
-    delay = POLL_FIRST
-    while True:
-        if ctx.cancel.is_set():
-            raise _Cancelled()
-        ctx.sleep(delay)
-        response = _call(ctx, lambda: client.get_service_last_accessed_details(JobId=job_id))
-        if response.get("JobStatus") != "IN_PROGRESS":
-            return response
-        elapsed = (ctx.clock() - started).total_seconds()
-        if elapsed >= timeout:
-            return None
-        delay = min(POLL_MAX, delay * POLL_FACTOR, max(0.0, timeout - elapsed))
-
-
-def _read_entities(
-    ctx: CollectContext, client: Any, job_id: str, pages: list[dict[str, Any]]
-) -> dict[str, list[dict[str, Any]]]:
-    """Per used service, the entities that used it (every page)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for service in itertools.chain.from_iterable(
-        p.get("ServicesLastAccessed") or [] for p in pages
-    ):
-        namespace = service.get("ServiceNamespace")
-        if not namespace or not service.get("LastAuthenticated"):
-            continue
-        kwargs: dict[str, Any] = {"JobId": job_id, "ServiceNamespace": namespace}
-        collected: list[dict[str, Any]] = []
+    window: int,
+    calls: int,
+) -> dict[str, _Job]:
+    """Step every job to its end: at most ``window`` jobs started and unfinished, at most
+    ``calls`` calls running. A job waiting for its next poll holds no thread."""
+    pending = iter(arns)
+    jobs: dict[str, _Job] = {}
+    active: list[_Job] = []
+    running: dict[Future[None], _Job] = {}
+    total = len(arns)
+    exhausted = False
+    with ThreadPoolExecutor(max_workers=calls, thread_name_prefix="dormant-aa") as pool:
         while True:
-            page = _call(
-                ctx,
-                lambda k=dict(kwargs): client.get_service_last_accessed_details_with_entities(**k),
-            )
-            collected.append(jsonable(page))
-            if not (page.get("IsTruncated") and page.get("Marker")):
+            cancelled = ctx.cancel.is_set()
+            while not cancelled and not exhausted and len(active) < window:
+                arn = next(pending, None)
+                if arn is None:
+                    exhausted = True
+                    break
+                job = _Job(arn, arn in entities_for, due=ctx.clock())
+                job.entry = {"outcome": OUTCOME_ERROR, "requested_at": ctx.now_iso(), "error": None}
+                jobs[arn] = job
+                active.append(job)
+            busy = set(running.values())
+            if cancelled:
+                for job in active:
+                    if job not in busy and not job.done:
+                        err = SourceError(
+                            _operation(job), "Cancelled", "scan cancelled during the job", job.arn
+                        )
+                        _finish(job, OUTCOME_CANCELLED, err)
+            now = ctx.clock()
+            for job in active:
+                if len(running) >= calls:
+                    break
+                if job.done or job in busy or job.due is None or job.due > now:
+                    continue
+                running[pool.submit(_step, ctx, client, job, granularity, job_timeout)] = job
+                busy.add(job)
+            finished = [j for j in active if j.done and j not in busy]
+            for job in finished:
+                active.remove(job)
+                job.entry["finished_at"] = ctx.now_iso()
+                ctx.progress(NAME, 1, total)
+            if not active and (exhausted or ctx.cancel.is_set()):
                 break
-            kwargs["Marker"] = page["Marker"]
-        out[namespace] = collected
-    return out
+            if running:
+                done, _ = wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    future.result()
+                continue
+            if finished:
+                continue
+            upcoming = [j.due for j in active if not j.done and j.due is not None]
+            if upcoming:
+                ctx.sleep(max(0.0, (min(upcoming) - ctx.clock()).total_seconds()))
+    for arn in arns:
+        if arn not in jobs:
+            job = _Job(arn, False)
+            job.entry = {"outcome": OUTCOME_CANCELLED, "requested_at": None, "error": None}
+            job.error = SourceError(GENERATE, "Cancelled", "scan cancelled before the job", arn)
+            jobs[arn] = job
+    return jobs
 
 
-def _call(ctx: CollectContext, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``fn()``, retrying Throttling with exponential backoff through ``ctx.sleep``."""
-    delay = THROTTLE_FIRST
-    for attempt in range(THROTTLE_ATTEMPTS):
-        if ctx.cancel.is_set():
-            raise _Cancelled()
-        try:
-            return fn()
-        except Exception as exc:
-            if not is_throttled(exc) or is_denied(exc):
-                raise
-            if attempt == THROTTLE_ATTEMPTS - 1:
-                raise _Throttled(exc) from exc
-            ctx.sleep(delay)
-            delay = min(THROTTLE_MAX, delay * 2)
-    raise AssertionError("unreachable")
+def _operation(job: _Job) -> str:
+    return {"generate": GENERATE, "entities": GET_ENTITIES}.get(job.phase, GET)
+
+
+def _finish(job: _Job, outcome: str, error: SourceError | None = None) -> None:
+    job.entry["outcome"] = outcome
+    job.error = error
+    job.done = True
+    job.due = None
+
+
+def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout: float) -> None:
+    """Make the job's next call and move it on. Never raises: errors end the job."""
+    operation = _operation(job)
+    try:
+        if job.phase == "generate":
+            answer = client.generate_service_last_accessed_details(
+                Arn=job.arn, Granularity=granularity
+            )
+            job.entry[GENERATE] = jsonable(answer)
+            job.job_id = answer["JobId"]
+            job.started = ctx.clock()
+            job.phase = "poll"
+            job.due = job.started + dt.timedelta(seconds=job.delay)
+        elif job.phase == "poll":
+            answer = client.get_service_last_accessed_details(JobId=job.job_id)
+            _on_first_page(ctx, job, answer, timeout)
+        elif job.phase == "page":
+            answer = client.get_service_last_accessed_details(JobId=job.job_id, Marker=job.marker)
+            job.entry[GET].append(jsonable(answer))
+            _after_page(ctx, job, answer)
+        else:
+            namespace = job.namespaces[0]
+            kwargs: dict[str, Any] = {"JobId": job.job_id, "ServiceNamespace": namespace}
+            if job.marker:
+                kwargs["Marker"] = job.marker
+            answer = client.get_service_last_accessed_details_with_entities(**kwargs)
+            pages = job.entry.setdefault(GET_ENTITIES, {}).setdefault(namespace, [])
+            pages.append(jsonable(answer))
+            if answer.get("IsTruncated") and answer.get("Marker"):
+                job.marker = answer["Marker"]
+            else:
+                job.marker = None
+                job.namespaces.pop(0)
+                if not job.namespaces:
+                    _finish(job, OUTCOME_COMPLETED)
+                    return
+            job.due = ctx.clock()
+        job.throttled = 0
+        job.throttle_delay = THROTTLE_FIRST
+    except Exception as exc:  # noqa: BLE001 - recorded per ARN; the scan goes on
+        if is_throttled(exc) and not is_denied(exc) and job.throttled + 1 < THROTTLE_ATTEMPTS:
+            # Rate exceeded even after botocore's own retries: try this call again later,
+            # without holding a thread while waiting.
+            job.throttled += 1
+            job.due = ctx.clock() + dt.timedelta(seconds=job.throttle_delay)
+            job.throttle_delay = min(THROTTLE_MAX, job.throttle_delay * 2)
+            return
+        # A report already read stays "completed": only the entity detail is missing then.
+        outcome = OUTCOME_COMPLETED if job.phase == "entities" else OUTCOME_ERROR
+        _finish(job, outcome, SourceError.from_exception(operation, exc, job.arn))
+
+
+def _on_first_page(ctx: CollectContext, job: _Job, answer: dict[str, Any], timeout: float) -> None:
+    status = answer.get("JobStatus")
+    if status == "IN_PROGRESS":
+        elapsed = (ctx.clock() - job.started).total_seconds() if job.started else 0.0
+        if elapsed >= timeout:
+            msg = f"job {job.job_id} still IN_PROGRESS after {timeout:g}s"
+            _finish(job, OUTCOME_TIMEOUT, SourceError(GET, "JobTimeout", msg, job.arn))
+            return
+        job.delay = min(POLL_MAX, job.delay * POLL_FACTOR, max(0.0, timeout - elapsed))
+        job.due = ctx.clock() + dt.timedelta(seconds=job.delay)
+        return
+    job.entry[GET] = [jsonable(answer)]
+    if status == "FAILED":
+        err = answer.get("Error") or {}
+        code = str(err.get("Code") or "JobFailed")
+        message = str(err.get("Message") or "Access Advisor job failed")
+        _finish(job, OUTCOME_FAILED, SourceError(GET, code, f"{code}: {message}", job.arn))
+        return
+    _after_page(ctx, job, answer)
+
+
+def _after_page(ctx: CollectContext, job: _Job, answer: dict[str, Any]) -> None:
+    if answer.get("IsTruncated") and answer.get("Marker"):
+        job.phase = "page"
+        job.marker = answer["Marker"]
+        job.due = ctx.clock()
+        return
+    job.marker = None
+    if job.with_entities:
+        job.namespaces = [
+            s["ServiceNamespace"]
+            for page in job.entry[GET]
+            for s in page.get("ServicesLastAccessed") or []
+            if s.get("ServiceNamespace") and s.get("LastAuthenticated")
+        ]
+    if job.namespaces:
+        job.phase = "entities"
+        job.due = ctx.clock()
+        return
+    _finish(job, OUTCOME_COMPLETED)
 
 
 def _arn_kind(arn: str) -> str:
