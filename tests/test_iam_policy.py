@@ -247,3 +247,17 @@ def test_tracking_facts_name_their_source():
     assert facts.action_tracking_began("dynamodb") == dt.date(2023, 5, 23)
     assert {"s3", "ec2", "iam", "lambda"} <= facts.action_level_services
     assert facts.retrieved == "2026-11-29"
+
+
+def test_judge_granted_gives_every_granted_action_a_verdict():
+    from dormant.iam.usage import judge_granted
+
+    catalog = ActionCatalog.from_actions(["iam:PassRole", "iam:CreateUser", "s3:ListBucket"])
+    policies = {"inline:p": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}
+    ev = UsageEvidence.of(services={"iam": None, "s3": NOW - DAYS})
+    judged = judge_granted(policies, ev, threshold=90 * DAYS, as_of=NOW, catalog=catalog)
+    assert set(judged) == {"iam:PassRole", "iam:CreateUser", "s3:ListBucket"}
+    assert judged["iam:CreateUser"].verdict.verdict is Verdict.NEVER_USED
+    assert judged["iam:PassRole"].verdict.verdict is Verdict.INSUFFICIENT
+    assert judged["s3:ListBucket"].verdict.verdict is Verdict.INSUFFICIENT
+    assert judged["iam:CreateUser"].decision.grants[0].policy == "inline:p"

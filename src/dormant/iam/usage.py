@@ -32,6 +32,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from .catalog import ActionCatalog, load_catalog, split_action
+from .evaluate import Decision, PolicySet, granted_actions
 
 if TYPE_CHECKING:
     from ..sources.access_advisor import AccessAdvisorReport
@@ -267,6 +268,49 @@ def judge_action(
     return _insufficient(action, f"service {prefix} is not in the Access Advisor report")
 
 
+@dataclass(frozen=True)
+class GrantedPermission:
+    """One action a principal's policies grant, with the statements granting it and the
+    verdict the evidence supports."""
+
+    action: str
+    """The action, in the catalog's spelling."""
+    decision: Decision
+    """Which policies and statements grant it (and any partial denials)."""
+    verdict: PermissionVerdict
+    """used, unused, never-used or insufficient-evidence, with the reason."""
+
+
+def judge_granted(
+    policies: PolicySet,
+    evidence: UsageEvidence,
+    *,
+    threshold: dt.timedelta,
+    as_of: dt.datetime,
+    catalog: ActionCatalog | None = None,
+    tracking: TrackingFacts | None = None,
+) -> dict[str, GrantedPermission]:
+    """Every action ``policies`` grant (wildcards expanded with the catalog), with its
+    verdict: the judge's entry point for UnusedPermission at action level."""
+    catalog = catalog or load_catalog()
+    tracking = tracking or load_tracking()
+    return {
+        action: GrantedPermission(
+            action,
+            decision,
+            judge_action(
+                action,
+                evidence,
+                threshold=threshold,
+                as_of=as_of,
+                catalog=catalog,
+                tracking=tracking,
+            ),
+        )
+        for action, decision in granted_actions(policies, catalog).items()
+    }
+
+
 def _insufficient(action: str, reason: str, last: dt.datetime | None = None) -> PermissionVerdict:
     return PermissionVerdict(action, Verdict.INSUFFICIENT, Level.NONE, last, reason)
 
@@ -276,12 +320,14 @@ def _day(value: dt.datetime) -> str:
 
 
 __all__ = [
+    "GrantedPermission",
     "Level",
     "PermissionVerdict",
     "TrackingFacts",
     "UsageEvidence",
     "Verdict",
     "judge_action",
+    "judge_granted",
     "load_tracking",
     "tracking_from_json",
 ]
