@@ -316,7 +316,8 @@ def record_and_render(store, report: Report, command: str, fmt: str, output: str
             run_id = store.record(report, command=command, recorded_at=iso(now()))
             if fmt == "html":
                 trend = store.trend(report.account_ids)
-        click.echo(f"dormant: run {run_id} recorded in {store.path}", err=True)
+        if sys.stderr.isatty():  # like the progress display: quiet for scripts
+            click.echo(f"dormant: run {run_id} recorded in {store.path}", err=True)
     render_report(report, fmt, output, history=trend)
 
 
