@@ -4,8 +4,11 @@ AWS-faithful patches), reset before every test that uses it, and paths to the sh
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,14 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+# Never let a test write the real history database (~/.local/share/dormant/history.db): every
+# run a test makes is recorded in a throwaway directory of this test process (each xdist
+# worker has its own), and the CLI subprocesses inherit it.
+_HISTORY_DIR = tempfile.mkdtemp(prefix="dormant-test-history-")
+atexit.register(shutil.rmtree, _HISTORY_DIR, ignore_errors=True)
+os.environ["DORMANT_HISTORY"] = os.path.join(_HISTORY_DIR, "history.db")
+os.environ["XDG_DATA_HOME"] = _HISTORY_DIR
 
 
 @pytest.fixture(scope="session")

@@ -52,8 +52,18 @@ def test_dormant_demo_command(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert "UnusedIAMUserAccessKey" in proc.stdout
     assert "larkspur-freight-prod" in proc.stdout
-    for name in ("report.json", "report.csv", "report.md", "policy.toml", "snapshot/manifest.json"):
+    for name in (
+        "report.json",
+        "report.csv",
+        "report.md",
+        "report.html",
+        "policy.toml",
+        "snapshot/manifest.json",
+    ):
         assert (out / name).is_file(), name
+    assert f"HTML audit report: {out / 'report.html'}" in proc.stderr
+    html = (out / "report.html").read_text()
+    assert "larkspur-freight-prod" in html and "svc-jenkins-legacy" in html
     # The saved evidence re-judges to the same report with no emulator running.
     again = run_cli(
         "analyze", str(out / "snapshot"), "--policy", str(out / "policy.toml"), "--format", "json"

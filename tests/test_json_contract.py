@@ -27,11 +27,11 @@ def test_scan_report_validates(emulator, now, tmp_path: Path):
     seed(emulator, scenario(), now)
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
-    doc = json.loads(
-        run_cli(
-            "scan", "--policy", str(policy), "--format", "json", endpoint=emulator.endpoint_url
-        ).stdout
+    proc = run_cli(
+        "scan", "--policy", str(policy), "--format", "json", endpoint=emulator.endpoint_url
     )
+    assert proc.stderr == ""  # no progress display when stderr is not a terminal
+    doc = json.loads(proc.stdout)
     validate(doc)
     assert doc["findings"] and doc["excluded"] and doc["exceptions"]
     key = next(f for f in doc["findings"] if f["type"] == "UnusedIAMUserAccessKey")

@@ -21,7 +21,7 @@ from .errors import DormantError, InputError
 from .model import FindingType, Report, Verdict
 from .timeutil import UTC, parse_time
 
-FORMAT_NAMES = ["table", "json", "csv", "markdown"]
+FORMAT_NAMES = ["table", "json", "csv", "markdown", "html"]
 """Every format of sinks/formats, in the order --help lists them."""
 
 EXIT_OK = 0
@@ -102,6 +102,37 @@ def judge_options(fn: Callable) -> Callable:
     ):
         fn = opt(fn)
     return fn
+
+
+def history_options(fn: Callable) -> Callable:
+    for opt in reversed(
+        [
+            click.option(
+                "--history",
+                "history_path",
+                type=click.Path(dir_okay=False),
+                help="The history database (default: $DORMANT_HISTORY, else "
+                "$XDG_DATA_HOME/dormant/history.db, i.e. ~/.local/share/dormant/history.db).",
+            ),
+            click.option(
+                "--no-history",
+                is_flag=True,
+                help="Do not record this run (also: DORMANT_HISTORY=off).",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def history_path_option(fn: Callable) -> Callable:
+    return click.option(
+        "--history",
+        "history_path",
+        type=click.Path(dir_okay=False),
+        help="The history database (default: $DORMANT_HISTORY, else "
+        "$XDG_DATA_HOME/dormant/history.db).",
+    )(fn)
 
 
 def parse_fail_on(value: str) -> tuple[set[str], set[str], bool]:
@@ -248,16 +279,46 @@ def emit(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def render_report(report: Report, fmt: str, output: str | None) -> None:
-    from .sinks.formats import render
-
-    color = fmt == "table" and output is None and sys.stdout.isatty()
-    width = 160
+def terminal_width(fmt: str, output: str | None) -> int:
     if fmt == "table" and output is None and sys.stdout.isatty():
         import shutil
 
-        width = max(100, shutil.get_terminal_size((160, 40)).columns)
-    emit(render(report, fmt, color=color, width=width), output)
+        return max(100, shutil.get_terminal_size((160, 40)).columns)
+    return 160
+
+
+def render_report(report: Report, fmt: str, output: str | None, **options: Any) -> None:
+    from .sinks.formats import render
+
+    color = fmt == "table" and output is None and sys.stdout.isatty()
+    width = terminal_width(fmt, output)
+    emit(render(report, fmt, color=color, width=width, **options), output)
+
+
+def open_history(path_option: str | None, disabled: bool, *, create: bool = True):
+    """The history store the options and environment ask for, or None when it is off."""
+    from .history import History, resolve_path
+
+    path = resolve_path(path_option, disabled)
+    if path is None:
+        return None
+    return History.open(path, create=create)
+
+
+def record_and_render(store, report: Report, command: str, fmt: str, output: str | None) -> None:
+    """Record the run (when history is on), then render the report; the HTML report gets the
+    trend of the report's accounts, this run included."""
+    from .timeutil import iso
+
+    trend = None
+    if store is not None:
+        with store:
+            run_id = store.record(report, command=command, recorded_at=iso(now()))
+            if fmt == "html":
+                trend = store.trend(report.account_ids)
+        if sys.stderr.isatty():  # like the progress display: quiet for scripts
+            click.echo(f"dormant: run {run_id} recorded in {store.path}", err=True)
+    render_report(report, fmt, output, history=trend)
 
 
 def make_session(profile, region, endpoint_url):
@@ -295,6 +356,7 @@ def main(debug: bool) -> None:
     type=click.Path(),
     help="Also save the evidence bundle here (a directory, or a .zip file).",
 )
+@history_options
 @handle_errors
 def scan(
     profile,
@@ -308,6 +370,8 @@ def scan(
     output,
     fail_on,
     snapshot_out,
+    history_path,
+    no_history,
 ):
     """Collect the evidence from AWS and judge it (collect + analyze)."""
     from . import pipeline
@@ -315,13 +379,14 @@ def scan(
     from .policy import load_policy
 
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
+    store = open_history(history_path, no_history)  # before collecting: fail fast
     session = make_session(profile, region, endpoint_url)
     snap = run_collect(session, concurrency)
     if snapshot_out:
         snapshot_mod.write(snap, snapshot_out)
         click.echo(f"dormant: evidence saved to {snapshot_out}", err=True)
     report = pipeline.judge_snapshot(snap, policy)
-    render_report(report, fmt, output)
+    record_and_render(store, report, "scan", fmt, output)
     sys.exit(exit_code_for(report, fail_on))
 
 
@@ -367,8 +432,21 @@ def collect(profile, region, endpoint_url, concurrency, out):
     "in the report).",
 )
 @judge_options
+@history_options
 @handle_errors
-def analyze(path, as_of, generated_at, policy_path, threshold_days, cis, fmt, output, fail_on):
+def analyze(
+    path,
+    as_of,
+    generated_at,
+    policy_path,
+    threshold_days,
+    cis,
+    fmt,
+    output,
+    fail_on,
+    history_path,
+    no_history,
+):
     """Judge a saved evidence bundle, or a credential report CSV, with no AWS access."""
     from .inputs import load_evidence
     from .judge import judge
@@ -377,8 +455,9 @@ def analyze(path, as_of, generated_at, policy_path, threshold_days, cis, fmt, ou
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
     snap, default_as_of = load_evidence(path, generated_at=generated_at)
     when = parse_as_of(as_of) or default_as_of
+    store = open_history(history_path, no_history)
     report = judge(snap, policy, when)
-    render_report(report, fmt, output)
+    record_and_render(store, report, "analyze", fmt, output)
     sys.exit(exit_code_for(report, fail_on))
 
 
@@ -395,6 +474,65 @@ def verify(path):
         f"{path}: OK, manifest sha256 {snap.digest}; collected {snap.created_at} by dormant "
         f"{snap.tool_version}; accounts: {accounts}"
     )
+
+
+def _history_for_reading(history_path: str | None):
+    from .history import ENV_VAR
+
+    store = open_history(history_path, False, create=False)
+    if store is None:
+        raise DormantError(
+            f"history is off ({ENV_VAR}={os.environ.get(ENV_VAR, '')}); "
+            "name a database with --history PATH"
+        )
+    return store
+
+
+@main.command()
+@click.option("--account", help="Only runs that covered this account.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=20, show_default=True, help="Newest N runs."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@history_path_option
+@handle_errors
+def history(account, limit, fmt, history_path):
+    """List the recorded runs of scan and analyze, newest first."""
+    from .history import resolve_path
+    from .sinks.formats.runs import render_runs
+
+    path = resolve_path(history_path, False)
+    if path is not None and not path.exists():
+        runs = []  # nothing recorded yet: an empty list, and no database created for it
+        click.echo(f"dormant: no history at {path} yet", err=True)
+    else:
+        with _history_for_reading(history_path) as store:
+            runs = store.runs(account=account, limit=limit)
+    emit(render_runs(runs, fmt, width=terminal_width("table", None)), None)
+
+
+@main.command()
+@click.argument("run_a", type=int, required=False)
+@click.argument("run_b", type=int, required=False)
+@click.option("--account", help="Compare this account only.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@history_path_option
+@handle_errors
+def diff(run_a, run_b, account, fmt, history_path):
+    """New, resolved and recurring findings between two runs.
+
+    With no run: the last two runs of the same account. With RUN_A only: RUN_A against the
+    latest run of its accounts. Run ids are those `dormant history` lists.
+    """
+    from .sinks.formats.runs import render_diff
+
+    with _history_for_reading(history_path) as store:
+        result = store.diff(run_a, run_b, account=account)
+    emit(render_diff(result, fmt, width=terminal_width("table", None)), None)
 
 
 @main.command()
@@ -429,6 +567,7 @@ def demo(out, fmt):
         f"--format json); reports in {out}/",
         err=True,
     )
+    click.echo(f"dormant: HTML audit report: {Path(out) / 'report.html'}", err=True)
 
 
 @main.group("lambda")

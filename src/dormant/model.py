@@ -295,6 +295,9 @@ class AccountInfo:
     collected_at: str | None
     scanner_arn: str | None
     """The identity that collected the evidence."""
+    credential_report_generated_at: str | None = None
+    """The credential report's GeneratedTime, ISO-8601 UTC: how fresh its data is, which can be
+    up to 4 hours older than ``collected_at``. Null when no report was read."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -302,6 +305,7 @@ class AccountInfo:
             "account_name": self.account_name,
             "collected_at": self.collected_at,
             "scanner_arn": self.scanner_arn,
+            "credential_report_generated_at": self.credential_report_generated_at,
         }
 
 

@@ -9,6 +9,14 @@ from pathlib import Path
 
 from ..model import Report
 
+REPORT_FILES = {
+    "json": "report.json",
+    "csv": "report.csv",
+    "markdown": "report.md",
+    "html": "report.html",
+}
+"""The reports the demo writes into its output directory, by format."""
+
 
 def run_demo(
     out: Path,
@@ -44,6 +52,6 @@ def run_demo(
             snap = collect_snapshot(session, clock=clock)
     snapshot_mod.write(snap, out / "snapshot")
     report = judge_snapshot(snap, load_policy(policy_path))
-    for fmt, name in (("json", "report.json"), ("csv", "report.csv"), ("markdown", "report.md")):
+    for fmt, name in REPORT_FILES.items():
         (out / name).write_text(render(report, fmt), encoding="utf-8")
     return report

@@ -88,6 +88,11 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
                 account_name=evidence.account_name,
                 collected_at=evidence.collected_at,
                 scanner_arn=evidence.scanner_arn,
+                credential_report_generated_at=(
+                    iso(v.report.generated_time)
+                    if v.report is not None and v.report.generated_time
+                    else None
+                ),
             )
         )
         for name, res in sorted(evidence.sources.items()):
@@ -124,6 +129,11 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
         meta = _principal_meta(v)
         for f in account_findings:
             path, tags = meta.get(f.principal_arn, (None, {}))
+            if tags:
+                # The principal's tags travel with the finding: owners, teams, tickets.
+                f = dataclasses.replace(
+                    f, details={**f.details, "tags": dict(sorted(tags.items()))}
+                )
             rule = _exclusion_rule(policy, f, path)
             if rule is None:
                 for i, entry in enumerate(policy.allow):

@@ -172,8 +172,6 @@ def judge_password(
             f"({view.source_error(users_source.NAME)})",
         )
     else:
-        if created is None and record is None and row is not None:
-            created = row.user_creation_time
         usage = usage_verdict(
             noun="console password",
             last_used=last,

@@ -207,6 +207,7 @@ class CollectContext:
     which every source already records per call), so no source needs its own checks."""
 
     def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, self.concurrency))
         if self.sleep is None:
             import time
 
@@ -221,13 +222,22 @@ class CollectContext:
         return client
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``items`` with ``concurrency`` threads, results in input order."""
+        """``fn`` over ``items``, results in input order.
+
+        Sources run side by side and each maps over its items, so one semaphore per context
+        bounds the tasks in flight across all of them to ``concurrency``.
+        """
         items = list(items)
         if self.concurrency <= 1 or len(items) <= 1:
             yield from map(fn, items)
             return
+
+        def bounded(item: T) -> R:
+            with self._slots:
+                return fn(item)
+
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dormant") as ex:
-            yield from ex.map(fn, items)
+            yield from ex.map(bounded, items)
 
 
 def jsonable(value: Any) -> Any:

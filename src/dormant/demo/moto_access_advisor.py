@@ -1,0 +1,458 @@
+"""Access Advisor for moto: the three job APIs moto lacks, answered from seeded data.
+
+moto 5.2 does not implement ``GenerateServiceLastAccessedDetails``,
+``GetServiceLastAccessedDetails`` or ``GetServiceLastAccessedDetailsWithEntities`` (its server
+answers HTTP 500). :func:`install` adds them as methods of ``moto.iam.responses.IamResponse``,
+in this process: decorator mode (``mock_aws``) and ``ThreadedMotoServer`` both see them; a
+separate ``moto_server`` process does not.
+
+The answers go through moto's own model-driven serializer, so the XML has exactly the shape of
+IAM's service model and botocore parses it as it parses AWS's.
+
+What is emulated, and how:
+
+- A job answers ``IN_PROGRESS`` to its first ``in_progress_polls`` Get calls (per job), then
+  ``COMPLETED`` with the seeded services, or ``FAILED`` with an ``Error`` for an ARN marked by
+  :func:`fail_job`.
+- A JobId can be read only with the access key that generated it (AWS ties a report to the
+  principal, and for a role to the session, that generated it); any other key gets
+  ``NoSuchEntity``.
+- ``MaxItems``/``Marker`` paginate the services (``page_size`` sets a default page).
+- ``SERVICE_LEVEL`` jobs drop ``TrackedActionsLastAccessed``; ``ACTION_LEVEL`` ones keep it.
+- A share of calls (``throttle_share``) answers ``Throttling: Rate exceeded`` (HTTP 400), and
+  every call can be slowed by ``latency`` seconds, for benchmarks.
+- An ARN with no seeded data answers as AWS does for a principal that never used anything: the
+  services its identity policies grant, none with ``LastAuthenticated``. The granted services
+  are derived from moto's IAM backend (inline and managed policies of the role, user with its
+  groups, group, or the managed policy itself), read with :mod:`dormant.iam.policy`; a wildcard
+  ``*`` (or a NotAction statement) grants every service of dormant's action catalog. Action-level
+  entries are not invented for unseeded ARNs: which actions AWS tracks is AWS's to say.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_LOCK = threading.RLock()
+_INSTALLED = False
+
+
+@dataclasses.dataclass
+class Settings:
+    """How the emulation behaves; change with :func:`configure`."""
+
+    in_progress_polls: int = 1
+    """Get calls per job that answer IN_PROGRESS before the job completes."""
+    throttle_share: float = 0.0
+    """Share (0..1) of calls that answer Throttling."""
+    throttle_seed: int = 0
+    """Seed of the throttling draw, so a run is repeatable."""
+    latency: float = 0.0
+    """Seconds every call sleeps before answering (an injected network latency)."""
+    page_size: int | None = None
+    """Default MaxItems of GetServiceLastAccessedDetails(WithEntities); None: one page."""
+    check_caller: bool = True
+    """Answer NoSuchEntity when a JobId is read with another access key than its creator's."""
+
+
+@dataclasses.dataclass
+class _Job:
+    job_id: str
+    account_id: str
+    arn: str
+    granularity: str
+    creator: str
+    created: dt.datetime
+    polls: int = 0
+    completed: dt.datetime | None = None
+
+
+@dataclasses.dataclass
+class _State:
+    settings: Settings = dataclasses.field(default_factory=Settings)
+    seeded: dict[tuple[str, str], list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    entities: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = dataclasses.field(
+        default_factory=dict
+    )
+    failing: dict[tuple[str, str], tuple[str, str]] = dataclasses.field(default_factory=dict)
+    jobs: dict[str, _Job] = dataclasses.field(default_factory=dict)
+    calls: Counter = dataclasses.field(default_factory=Counter)
+    generate_per_arn: Counter = dataclasses.field(default_factory=Counter)
+    rng: random.Random = dataclasses.field(default_factory=lambda: random.Random(0))
+
+
+_STATE = _State()
+
+
+# ------------------------------------------------------------------------------------------
+# The public API
+
+
+def install() -> None:
+    """Add the three operations to moto's IAM responses. Safe to call more than once."""
+    global _INSTALLED
+    with _LOCK:
+        if _INSTALLED:
+            return
+        from moto.iam.responses import IamResponse
+
+        IamResponse.generate_service_last_accessed_details = _generate  # type: ignore[attr-defined]
+        IamResponse.get_service_last_accessed_details = _get  # type: ignore[attr-defined]
+        IamResponse.get_service_last_accessed_details_with_entities = _get_entities  # type: ignore[attr-defined]
+        _INSTALLED = True
+
+
+def configure(**changes: Any) -> Settings:
+    """Change :class:`Settings` fields by name; returns the settings now in force."""
+    with _LOCK:
+        for key, value in changes.items():
+            if not hasattr(_STATE.settings, key):
+                raise TypeError(f"no setting {key!r}")
+            setattr(_STATE.settings, key, value)
+        if "throttle_seed" in changes:
+            _STATE.rng = random.Random(_STATE.settings.throttle_seed)
+        return dataclasses.replace(_STATE.settings)
+
+
+def reset() -> None:
+    """Forget seeded data, jobs, counters and settings (``install`` stays in force)."""
+    global _STATE
+    with _LOCK:
+        _STATE = _State()
+
+
+def seed(
+    account_id: str,
+    arn: str,
+    services: Iterable[Mapping[str, Any]] = (),
+    *,
+    entities: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+) -> None:
+    """Set the report of ``arn`` in ``account_id``.
+
+    ``services`` are ``ServiceLastAccessed`` entries in AWS's own shape: ``ServiceNamespace``,
+    ``ServiceName``, optional ``LastAuthenticated`` (datetime or ISO string),
+    ``LastAuthenticatedEntity``, ``LastAuthenticatedRegion``, ``TotalAuthenticatedEntities`` and
+    ``TrackedActionsLastAccessed`` (``ActionName``, ``LastAccessedTime``, ...). ``entities``
+    maps a service namespace to ``EntityDetails`` entries (``EntityInfo``, ``LastAuthenticated``)
+    for GetServiceLastAccessedDetailsWithEntities.
+    """
+    with _LOCK:
+        _STATE.seeded[(account_id, arn)] = [_normalise(dict(s)) for s in services]
+        if entities is not None:
+            _STATE.entities[(account_id, arn)] = {
+                ns: [_normalise(dict(e)) for e in items] for ns, items in entities.items()
+            }
+
+
+def fail_job(
+    account_id: str,
+    arn: str,
+    code: str = "InternalFailure",
+    message: str = "The report could not be generated.",
+) -> None:
+    """Make every job for ``arn`` end FAILED with this ``Error``."""
+    with _LOCK:
+        _STATE.failing[(account_id, arn)] = (code, message)
+
+
+def stats() -> dict[str, Any]:
+    """Calls answered per operation (throttled ones included), Generate calls per ARN, and
+    throttled answers."""
+    with _LOCK:
+        return {
+            "calls": dict(_STATE.calls),
+            "generate_per_arn": dict(_STATE.generate_per_arn),
+            "jobs": len(_STATE.jobs),
+        }
+
+
+# ------------------------------------------------------------------------------------------
+# The handlers (bound as IamResponse methods)
+
+
+def _generate(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    if (throttled := _enter(self, "GenerateServiceLastAccessedDetails")) is not None:
+        return throttled
+    arn = self._get_param("Arn")
+    granularity = self._get_param("Granularity") or "SERVICE_LEVEL"
+    if granularity not in ("SERVICE_LEVEL", "ACTION_LEVEL"):
+        _raise("InvalidInput", f"Invalid Granularity: {granularity}")
+    account = self.current_account
+    _check_target(self, arn)
+    job = _Job(
+        job_id=str(uuid.uuid4()),
+        account_id=account,
+        arn=arn,
+        granularity=granularity,
+        creator=self.get_access_key(),
+        created=_now(),
+    )
+    with _LOCK:
+        _STATE.jobs[job.job_id] = job
+        _STATE.generate_per_arn[(account, arn)] += 1
+    return ActionResult({"JobId": job.job_id})
+
+
+def _get(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    if (throttled := _enter(self, "GetServiceLastAccessedDetails")) is not None:
+        return throttled
+    job = _job_for(self)
+    result = _status(job)
+    if result["JobStatus"] != "COMPLETED":
+        return ActionResult(result)
+    services = _services_for(self, job)
+    page, marker = _page(services, self._get_param("Marker"), self._get_param("MaxItems"))
+    result["JobType"] = job.granularity
+    result["ServicesLastAccessed"] = page
+    result["IsTruncated"] = marker is not None
+    if marker is not None:
+        result["Marker"] = marker
+    return ActionResult(result)
+
+
+def _get_entities(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    if (throttled := _enter(self, "GetServiceLastAccessedDetailsWithEntities")) is not None:
+        return throttled
+    job = _job_for(self)
+    namespace = self._get_param("ServiceNamespace")
+    result = _status(job)
+    if result["JobStatus"] != "COMPLETED":
+        return ActionResult(result)
+    with _LOCK:
+        listed = list(_STATE.entities.get((job.account_id, job.arn), {}).get(namespace, []))
+    page, marker = _page(listed, self._get_param("Marker"), self._get_param("MaxItems"))
+    result["EntityDetailsList"] = page
+    result["IsTruncated"] = marker is not None
+    if marker is not None:
+        result["Marker"] = marker
+    return ActionResult(result)
+
+
+# ------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _enter(self: Any, operation: str) -> tuple[str, dict[str, Any]] | None:
+    """Count the call, sleep the injected latency; for a throttled call, the answer to send."""
+    with _LOCK:
+        settings = _STATE.settings
+        _STATE.calls[operation] += 1
+        throttled = settings.throttle_share > 0 and _STATE.rng.random() < settings.throttle_share
+        if throttled:
+            _STATE.calls["Throttled"] += 1
+    if settings.latency > 0:
+        time.sleep(settings.latency)
+    if not throttled:
+        return None
+    # IAM's model has no Throttling error shape, so answer AWS's XML directly (HTTP 400).
+    body = (
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return body, {"status": 400, "Content-Type": "text/xml"}
+
+
+def _raise(code: str, message: str) -> None:
+    # An IAM exception class, so moto serializes it with IAM's error model (NoSuchEntity: 404,
+    # codes IAM's model lacks, such as Throttling: 400).
+    from moto.iam.exceptions import IAMException
+
+    raise IAMException(code, message)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _check_target(self: Any, arn: str) -> None:
+    """NoSuchEntity for a malformed ARN or a role, user, group or local policy moto lacks."""
+    parts = (arn or "").split(":", 5)
+    if len(parts) < 6 or parts[2] != "iam":
+        _raise("InvalidInput", f"ARN {arn} is not valid.")
+    kind, _, rest = parts[5].partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    backend = self.backend
+    try:
+        if kind == "role":
+            backend.get_role(name)
+        elif kind == "user":
+            backend.get_user(name)
+        elif kind == "group":
+            backend.get_group(name)
+        elif kind == "policy" and parts[4] != "aws":
+            backend.get_policy(arn)
+    except Exception:  # noqa: BLE001 - moto's own NotFound exceptions vary by entity
+        _raise("NoSuchEntity", f"The entity {arn} does not exist.")
+
+
+def _job_for(self: Any) -> _Job:
+    job_id = self._get_param("JobId")
+    with _LOCK:
+        job = _STATE.jobs.get(job_id)
+        settings = _STATE.settings
+    if job is None or job.account_id != self.current_account:
+        _raise("NoSuchEntity", f"The job with id {job_id} cannot be found.")
+    if settings.check_caller and job.creator != self.get_access_key():
+        _raise("NoSuchEntity", f"The job with id {job_id} cannot be found.")
+    return job  # type: ignore[return-value]
+
+
+def _status(job: _Job) -> dict[str, Any]:
+    """Advance the job by one poll and answer its status part."""
+    with _LOCK:
+        failing = _STATE.failing.get((job.account_id, job.arn))
+        if job.completed is None:
+            job.polls += 1
+            if job.polls > _STATE.settings.in_progress_polls:
+                job.completed = _now()
+        completed = job.completed
+    result: dict[str, Any] = {"JobCreationDate": job.created}
+    if completed is None:
+        result["JobStatus"] = "IN_PROGRESS"
+        result["IsTruncated"] = False
+        return result
+    result["JobCompletionDate"] = completed
+    if failing:
+        result["JobStatus"] = "FAILED"
+        result["ServicesLastAccessed"] = []
+        result["EntityDetailsList"] = []
+        result["Error"] = {"Code": failing[0], "Message": failing[1]}
+        return result
+    result["JobStatus"] = "COMPLETED"
+    return result
+
+
+def _services_for(self: Any, job: _Job) -> list[dict[str, Any]]:
+    with _LOCK:
+        seeded = _STATE.seeded.get((job.account_id, job.arn))
+    if seeded is None:
+        services = _granted_services(self, job.arn)
+    else:
+        services = [dict(s) for s in seeded]
+    if job.granularity != "ACTION_LEVEL":
+        for s in services:
+            s.pop("TrackedActionsLastAccessed", None)
+    return services
+
+
+def _page(
+    items: list[dict[str, Any]], marker: str | None, max_items: Any
+) -> tuple[list[dict[str, Any]], str | None]:
+    start = 0
+    if marker:
+        try:
+            start = int(base64.b64decode(marker).decode("ascii"))
+        except ValueError:
+            _raise("InvalidInput", "Invalid Marker")
+    size = int(max_items) if max_items else (_STATE.settings.page_size or len(items) or 1)
+    end = start + size
+    next_marker = base64.b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], next_marker
+
+
+def _normalise(entry: dict[str, Any]) -> dict[str, Any]:
+    """ISO strings to datetimes, so moto's serializer writes them as AWS does."""
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if isinstance(value, str) and key in {"LastAuthenticated", "LastAccessedTime"}:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        elif isinstance(value, list):
+            value = [_normalise(dict(v)) if isinstance(v, Mapping) else v for v in value]
+        elif isinstance(value, Mapping):
+            value = _normalise(dict(value))
+        out[key] = value
+    return out
+
+
+def _granted_services(self: Any, arn: str) -> list[dict[str, Any]]:
+    """The services that ``arn``'s identity policies allow, none of them used."""
+    from ..iam.catalog import load_catalog
+    from ..iam.policy import parse_policy
+
+    documents = _documents_for(self.backend, arn)
+    catalog = load_catalog()
+    namespaces: set[str] = set()
+    for doc in documents:
+        try:
+            policy = parse_policy(doc)
+        except ValueError:
+            continue
+        for stmt in policy.statements:
+            if stmt.effect != "Allow":
+                continue
+            if stmt.not_action is not None:
+                namespaces.update(catalog.services())
+                continue
+            for pattern in stmt.actions:
+                prefix = pattern.split(":", 1)[0].lower() if ":" in pattern else "*"
+                if prefix == "*" or "*" in prefix or "?" in prefix:
+                    namespaces.update(catalog.services())
+                else:
+                    namespaces.add(prefix)
+    return [
+        {
+            "ServiceNamespace": ns,
+            "ServiceName": catalog.service_name(ns) or ns,
+            "TotalAuthenticatedEntities": 0,
+        }
+        for ns in sorted(namespaces)
+    ]
+
+
+def _documents_for(backend: Any, arn: str) -> list[Any]:
+    parts = arn.split(":", 5)
+    kind, _, rest = parts[5].partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    docs: list[Any] = []
+
+    def default_document(pol: Any) -> Any:
+        for version in getattr(pol, "versions", []):
+            if version.is_default_version:
+                return version.document
+        return None
+
+    def managed(policies: Any) -> None:
+        for pol in (policies or {}).values():
+            docs.append(default_document(pol))
+
+    try:
+        if kind == "role":
+            role = backend.get_role(name)
+            docs.extend(role.policies.values())
+            managed(role.managed_policies)
+        elif kind == "user":
+            user = backend.get_user(name)
+            docs.extend(user.policies.values())
+            managed(user.managed_policies)
+            for group in backend.get_groups_for_user(name):
+                docs.extend(group.policies.values())
+                managed(group.managed_policies)
+        elif kind == "group":
+            group = backend.get_group(name)
+            docs.extend(group.policies.values())
+            managed(group.managed_policies)
+        elif kind == "policy":
+            docs.append(default_document(backend.get_policy(arn)))
+    except Exception:  # noqa: BLE001 - a vanished entity grants nothing
+        return []
+    return [d for d in docs if d]
+
+
+__all__ = ["Settings", "configure", "fail_job", "install", "reset", "seed", "stats"]
