@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lambda_support import SlackCapture, create_function_user, role_policies, setup
+from lambda_support import SlackCapture, create_function_user, role_policies, setup, unzip_all
 
 from dormant.sinks.formats.asff import Target
 from dormant.sinks.notify.securityhub import sync
@@ -49,7 +49,8 @@ def _no_secrets(s, result, *secrets: str) -> None:
     emulator.set_auth(None)
     everything = json.dumps([result, s.logs, s.messages()])
     for name, data in s.objects().items():
-        everything += data.decode("utf-8", "replace") if not name.endswith(".zip") else ""
+        files = unzip_all(data) if name.endswith(".zip") else {name: data}
+        everything += "".join(v.decode("utf-8", "replace") for v in files.values())
     for secret in secrets:
         assert secret not in everything
 
