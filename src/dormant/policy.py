@@ -19,6 +19,10 @@ expiry dates. One TOML file, validated, with errors that name the file and the f
     reason = "Vendor integration, rotates yearly (TICKET-123)"
     expires = 2027-03-31
     types = ["UnusedIAMUserAccessKey"]                   # optional: all types when absent
+
+    [remediation]                    # dormant remediate (and the Lambda's auto-deactivation)
+    delete_keys_after_days = 30      # delete a key dormant deactivated at least this long ago
+    delete_roles_after_days = 30     # delete a role dormant quarantined at least this long ago
 """
 
 from __future__ import annotations
@@ -108,10 +112,24 @@ class AllowEntry(_Strict):
         return not sep or tags[key] == value
 
 
+DEFAULT_DELETE_AFTER_DAYS = 30
+"""How long a key stays deactivated, or a role quarantined, before dormant deletes it."""
+
+
+class Remediation(_Strict):
+    delete_keys_after_days: int = Field(default=DEFAULT_DELETE_AFTER_DAYS, ge=1, le=3650)
+    """A later ``dormant remediate plan`` deletes an access key that dormant deactivated at
+    least this many days ago and that nobody reactivated or used since."""
+    delete_roles_after_days: int = Field(default=DEFAULT_DELETE_AFTER_DAYS, ge=1, le=3650)
+    """A later plan deletes a role that dormant quarantined at least this many days ago, whose
+    quarantine policy is still in place and that nobody used since."""
+
+
 class PolicyFile(_Strict):
     thresholds: dict[str, int] = Field(default_factory=dict)
     exclusions: Exclusions = Field(default_factory=Exclusions)
     allow: tuple[AllowEntry, ...] = ()
+    remediation: Remediation = Field(default_factory=Remediation)
 
     @field_validator("thresholds")
     @classmethod
@@ -165,6 +183,48 @@ class Policy:
     def allow(self) -> tuple[AllowEntry, ...]:
         return self.file.allow
 
+    @property
+    def remediation(self) -> Remediation:
+        return self.file.remediation
+
+    def protection(
+        self,
+        finding_type: str,
+        arn: str,
+        tags: dict[str, str],
+        today: dt.date,
+        path: str | None = None,
+    ) -> str | None:
+        """The rule that keeps remediation away from this principal, or None.
+
+        The default exclusions (service-linked and IAM Identity Center roles), the policy's
+        exclusions by ARN and path, and every allow-list entry that has not expired. The judge
+        applies the same rules to findings; remediation applies them again, at plan and at apply
+        time, to what it is about to change.
+        """
+        path = path if path is not None else principal_path(arn)
+        ex = self.exclusions
+        if ":role/" in arn:
+            if ex.service_linked_roles and path.startswith(SERVICE_LINKED_PATH):
+                return (
+                    f"service-linked role (path {SERVICE_LINKED_PATH}): managed by an AWS service"
+                )
+            if ex.identity_center_roles and path.startswith(IDENTITY_CENTER_PATH):
+                return f"IAM Identity Center role (path {IDENTITY_CENTER_PATH}): managed by AWS"
+        for pattern in ex.arns:
+            if fnmatch.fnmatchcase(arn, pattern):
+                return f"policy exclusion: ARN matches {pattern}"
+        for prefix in ex.paths:
+            if path.startswith(prefix):
+                return f"policy exclusion: path {prefix}"
+        for entry in self.allow:
+            if entry.expires >= today and entry.matches(finding_type, arn, tags):
+                return (
+                    f"allow-list: {entry.pattern} (owner {entry.owner}; {entry.reason}; "
+                    f"expires {entry.expires.isoformat()})"
+                )
+        return None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -172,6 +232,15 @@ class Policy:
             "threshold_days_override": self.threshold_override,
             "thresholds": {str(k): v for k, v in sorted(self.thresholds.items())},
         }
+
+
+def principal_path(arn: str) -> str:
+    """The IAM path of a user, role or group from its ARN (``/`` when it has none)."""
+    resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else arn
+    parts = resource.split("/")
+    if len(parts) <= 2:
+        return "/"
+    return "/" + "/".join(parts[1:-1]) + "/"
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
