@@ -671,6 +671,211 @@ def lambda_deploy(
         click.echo(f"{key}\t{value}")
 
 
+@main.group("remediate")
+def remediate_group() -> None:
+    """Retire unused access safely: plan, review, apply with a journal, roll back.
+
+    Nothing changes without `apply --apply`; every change is journaled before it is made.
+    """
+
+
+def basic_aws_options(fn: Callable) -> Callable:
+    for opt in reversed(
+        [
+            click.option("--profile", help="AWS profile (default: AWS_PROFILE)."),
+            click.option("--region", help="AWS region for the API calls (IAM is global)."),
+            click.option(
+                "--endpoint-url",
+                help="Send every AWS call here (default: AWS_ENDPOINT_URL), e.g. an emulator.",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+@remediate_group.command("plan")
+@click.argument("input_path", metavar="FINDINGS.json|SNAPSHOT", type=click.Path())
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the plan (JSON) here; without it the JSON goes to standard output.",
+)
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(),
+    help="For a JSON report: the evidence bundle it was judged from (needed for role deletions, "
+    "key deletions and permission changes).",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file: thresholds, exclusions, allow-list and the [remediation] settings.",
+)
+@click.option("--threshold-days", type=int, help="One threshold for every type (a snapshot).")
+@click.option("--cis", is_flag=True, help="CIS preset (when judging a snapshot).")
+@click.option("--as-of", help="Judge a snapshot as of this time (default: its collection time).")
+@handle_errors
+def remediate_plan(input_path, output, snapshot_path, policy_path, threshold_days, cis, as_of):
+    """Make a remediation plan: one step per finding, as the exact AWS API calls. Offline."""
+    import json as json_mod
+
+    from .policy import load_policy
+    from .sinks.remediate.commands import make_plan
+    from .sinks.remediate.render import plan_text
+
+    policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
+    plan = make_plan(
+        input_path,
+        snapshot_path=snapshot_path,
+        policy=policy,
+        as_of=parse_as_of(as_of),
+        created_at=now(),
+    )
+    if output:
+        emit(plan.dumps(), output)
+        click.echo(plan_text(plan, width=terminal_width("table", None), document_chars=160))
+        click.echo(
+            f"dormant: plan written to {output}; review it, then: dormant remediate apply {output}",
+            err=True,
+        )
+    else:
+        click.echo(json_mod.dumps(plan.to_json(), indent=1, ensure_ascii=False))
+        click.echo(
+            f"dormant: {len(plan.steps)} step(s), {len(plan.no_step)} without a step", err=True
+        )
+
+
+@remediate_group.command("show")
+@click.argument("path", metavar="PLAN.json|JOURNAL", type=click.Path())
+@handle_errors
+def remediate_show(path):
+    """Print a plan (every call it would make) or a journal (every step and call made)."""
+    from .sinks.remediate.commands import load_plan_or_journal
+    from .sinks.remediate.render import journal_text, plan_text
+
+    kind, obj = load_plan_or_journal(path)
+    width = terminal_width("table", None)
+    if kind == "plan":
+        click.echo(plan_text(obj, width=width), nl=False)
+    else:
+        try:
+            click.echo(journal_text(obj, width=width), nl=False)
+        finally:
+            obj.close()
+
+
+@remediate_group.command("apply")
+@click.argument("plan_path", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option("--apply", "do_apply", is_flag=True, help="Make the calls (default: a dry run).")
+@click.option("--resume", is_flag=True, help="Continue the journal of an interrupted run.")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    help="The journal (default: next to the plan, PLAN.journal.sqlite).",
+)
+@click.option(
+    "--max-actions", type=click.IntRange(min=1), help="Change at most this many steps now."
+)
+@click.option(
+    "--allow-irreversible",
+    is_flag=True,
+    help="Also apply the steps rollback cannot undo (deleting passwords and keys).",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    help="The current policy file: excluded and allow-listed principals are never touched "
+    "(default: the file the plan was made with).",
+)
+@click.option(
+    "--advisor-timeout",
+    type=click.FloatRange(min=1),
+    default=120,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the Access Advisor job re-checking a permission step.",
+)
+@basic_aws_options
+@handle_errors
+def remediate_apply(
+    plan_path,
+    do_apply,
+    resume,
+    journal_path,
+    max_actions,
+    allow_irreversible,
+    policy_path,
+    advisor_timeout,
+    profile,
+    region,
+    endpoint_url,
+):
+    """Apply a plan: a dry run by default; with --apply, journal each step, then make it.
+
+    Before each step it checks again that the principal is not excluded or allow-listed, that
+    nothing changed since the plan, and that the credential or permission was not used since
+    the plan's evidence; otherwise the step is skipped (or refused), with the reason.
+    """
+    from .sinks.remediate.apply import Options
+    from .sinks.remediate.commands import apply_plan, summary_line
+
+    session = make_session(profile, region, endpoint_url)
+    result, jpath = apply_plan(
+        session,
+        plan_path,
+        journal_path=journal_path,
+        policy_path=policy_path,
+        options=Options(
+            apply=do_apply,
+            resume=resume,
+            allow_irreversible=allow_irreversible,
+            max_actions=max_actions,
+            advisor_timeout=advisor_timeout,
+        ),
+        clock=now,
+        echo=click.echo,
+        warn=lambda line: click.echo(line, err=True),
+    )
+    click.echo(summary_line(result, dry_run=not do_apply))
+    if do_apply:
+        click.echo(f"dormant: journal {jpath} (undo with: dormant remediate rollback {jpath})")
+    sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+@remediate_group.command("rollback")
+@click.argument("journal_path", metavar="JOURNAL", type=click.Path(dir_okay=False))
+@click.option("--step", "step", type=int, help="Undo only this step.")
+@click.option("--force", is_flag=True, help="Undo even where the state changed since apply.")
+@click.option("--apply", "do_apply", is_flag=True, help="Make the calls (default: a dry run).")
+@basic_aws_options
+@handle_errors
+def remediate_rollback(journal_path, step, force, do_apply, profile, region, endpoint_url):
+    """Undo what apply did, newest step first, from its journal (a dry run by default).
+
+    A step is refused where its state changed since apply (someone reactivated the key,
+    edited the policy), unless --force. Deleted keys and passwords cannot be restored.
+    """
+    from .sinks.remediate.commands import rollback_journal, summary_line
+    from .sinks.remediate.rollback import RollbackOptions
+
+    session = make_session(profile, region, endpoint_url)
+    result = rollback_journal(
+        session,
+        journal_path,
+        options=RollbackOptions(apply=do_apply, force=force, step=step),
+        clock=now,
+        echo=click.echo,
+    )
+    click.echo(summary_line(result, dry_run=not do_apply, verb="rollback"))
+    sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
 def _mount_optional() -> None:
     """Subcommands whose dependencies are optional extras register themselves here."""
 
