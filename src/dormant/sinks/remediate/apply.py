@@ -160,37 +160,17 @@ class Applier:
             row = rows.get(step.number)
             status = row.status if row else self.known.get(step.number, "pending")
             if status not in ("pending", "started", "failed"):
-                outcomes.append(
-                    Outcome(
-                        step.number,
-                        str(step.kind),
-                        step.summary,
-                        status,
-                        "finished by an earlier run",
-                    )
-                )
+                outcomes.append(self._brief(step, status, "finished by an earlier run"))
                 continue
             if stopped:
                 outcomes.append(
-                    Outcome(
-                        step.number,
-                        str(step.kind),
-                        step.summary,
-                        "held",
-                        "not reached: the run stopped at a failed step",
-                    )
+                    self._brief(step, "held", "not reached: the run stopped at a failed step")
                 )
                 continue
             limit = self.options.max_actions
             if status == "pending" and limit is not None and changed >= limit:
                 outcomes.append(
-                    Outcome(
-                        step.number,
-                        str(step.kind),
-                        step.summary,
-                        "held",
-                        f"beyond --max-actions {limit}: left for a later run",
-                    )
+                    self._brief(step, "held", f"beyond --max-actions {limit}: left for a later run")
                 )
                 continue
             outcome = self._step(step, resumed=status in ("started", "failed"))
@@ -203,6 +183,11 @@ class Applier:
         if journal is not None:
             journal.finish_run(self.now(), "ok" if result.ok else "problems")
         return result
+
+    def _brief(self, step: Step, status: str, reason: str) -> Outcome:
+        self.echo(f"step {step.number} {step.kind}: {step.summary}")
+        self.echo(f"  -> {status}: {reason}")
+        return Outcome(step.number, str(step.kind), step.summary, status, reason)
 
     def _report(self, step: Step, outcome: Outcome) -> Outcome:
         self.echo(f"step {step.number} {step.kind}: {step.summary}")
