@@ -29,7 +29,7 @@ import botocore.exceptions
 
 from ...policy import Policy
 from ...sources import access_advisor
-from ...sources.aws import AccountSession
+from ...sources.aws import AccountSession, error_message
 from ...sources.base import CollectContext
 from ...timeutil import iso, parse_time, parse_time_or_none
 from . import narrower
@@ -214,6 +214,12 @@ class Applier:
             return out("held", "irreversible: apply it with --allow-irreversible")
         try:
             saved = self._checks(step)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            # Nothing was made: the step stays pending, and the run stops here.
+            reason = f"cannot check the step: {error_message(exc)}"
+            if journal is not None:
+                journal.set_step(step.number, "pending", self.now(), reason=reason)
+            return out("failed", reason)
         except Refuse as exc:
             if journal is not None:
                 journal.set_step(step.number, "refused", self.now(), reason=str(exc))

@@ -21,7 +21,9 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...sources.aws import AccountSession
+import botocore.exceptions
+
+from ...sources.aws import AccountSession, error_message
 from ...timeutil import iso
 from .apply import Outcome, Result, identity
 from .calls import Call, Irreversible, Reader, operation
@@ -120,6 +122,15 @@ class Rollbacker:
         return out
 
     def _step(self, number: int, row) -> Outcome:
+        try:
+            return self._undo(number, row)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            reason = f"cannot read the state to check: {error_message(exc)}"
+            if self.options.apply:
+                self.journal.set_step(number, "rollback-failed", self.now(), reason=reason)
+            return self._out(row, "failed", reason)
+
+    def _undo(self, number: int, row) -> Outcome:
         if row.status == "rolled-back":
             return self._out(row, "rolled-back", "rolled back by an earlier run")
         if row.status not in UNDOABLE:
@@ -136,7 +147,11 @@ class Rollbacker:
                 operation(call_row.operation).undo(call_row.params, response, call_row.before)
             except Irreversible as exc:
                 return self._out(row, "irreversible", f"{call_row.operation}: {exc}")
-        resumed = row.status == "rolling-back"
+        # An interrupted (or failed) rollback continues without checking the state again:
+        # its own undo calls changed it.
+        resumed = row.status in ("rolling-back", "rollback-failed") and bool(
+            self.journal.calls(number, ROLLBACK)
+        )
         if not resumed:
             changed = []
             for call_row, response in effective:

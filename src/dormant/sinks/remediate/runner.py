@@ -19,6 +19,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import botocore.exceptions
 
@@ -83,6 +84,13 @@ class Runner:
     def now(self) -> str:
         return iso(self.clock())
 
+    def _read(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """A read for the journal's sake; a failure stops the step (nothing made yet)."""
+        try:
+            return fn(*args)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise StepFailed(f"cannot read {what}: {error_message(exc)}") from None
+
     def run(self, step: int, phase: str, calls: list[Call]) -> list[Made]:
         """Make ``calls`` of ``step`` in ``phase``, resuming where the journal left off."""
         rows = latest_rows(self.journal.calls(step, phase))
@@ -98,7 +106,13 @@ class Runner:
             if row is not None and row.state == "done":
                 continue
             if row is not None and row.state == "intent":
-                effect = op.check(self.reader, row.params, row.response)
+                effect = self._read(
+                    f"whether {call.action} took effect",
+                    op.check,
+                    self.reader,
+                    row.params,
+                    row.response,
+                )
                 if effect.in_effect:
                     self.journal.call_done(
                         row.id, self.now(), effect.response, "found in effect after an interruption"
@@ -106,7 +120,9 @@ class Runner:
                     made.append(Made(call, "found in effect after an interruption"))
                     continue
                 self.journal.forget_intent(row.id, self.now(), f"not in effect: {effect.actual}")
-            before = op.before(self.reader, call.params)
+            before = self._read(
+                f"the state before {call.action}", op.before, self.reader, call.params
+            )
             call_id = self.journal.intent(
                 step, phase, seq, call.operation, dict(call.params), before, self.now()
             )
@@ -116,13 +132,30 @@ class Runner:
                 response = jsonable(self.reader.call(call))
                 note = ""
             except botocore.exceptions.ClientError as exc:
+                # AWS answered: the call was refused and changed nothing, unless the error
+                # means its effect is there already (confirmed by reading).
                 code = error_code(exc)
-                effect = op.check(self.reader, call.params, None) if code in op.tolerated else None
+                effect = None
+                if code in op.tolerated:
+                    effect = self._read(
+                        f"whether {call.action} took effect",
+                        op.check,
+                        self.reader,
+                        call.params,
+                        None,
+                    )
                 if effect is None or not effect.in_effect:
                     message = error_message(exc)
                     self.journal.call_failed(call_id, self.now(), message)
                     raise StepFailed(f"{call.action} failed: {message}") from None
                 response, note = effect.response, f"{code}: already in effect"
+            except botocore.exceptions.BotoCoreError as exc:
+                # No answer (connection lost, timeout): the call may or may not have been made.
+                # The intent stays; --resume or rollback asks AWS before doing anything else.
+                raise StepFailed(
+                    f"{call.action}: no answer ({error_message(exc)}); whether it took effect is "
+                    "checked by --resume or rollback"
+                ) from None
             if phase == "apply" and seq == len(calls):
                 _crash(step, "after")
             self.journal.call_done(call_id, self.now(), response, note or None)
