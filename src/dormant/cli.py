@@ -737,7 +737,7 @@ def remediate_plan(input_path, output, snapshot_path, policy_path, threshold_day
     )
     if output:
         emit(plan.dumps(), output)
-        click.echo(plan_text(plan, width=terminal_width("table", None), document_chars=160))
+        click.echo(plan_text(plan, width=terminal_width("table", None)), nl=False)
         click.echo(
             f"dormant: plan written to {output}; review it, then: dormant remediate apply {output}",
             err=True,
