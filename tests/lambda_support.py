@@ -256,6 +256,7 @@ def role_policies(
     eventbridge: bool = True,
     slack_secret: str = "dormant/slack",
     policy_s3_uri: str = "s3://policies-bucket/dormant/policy.toml",
+    auto_deactivate: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """The execution role's inline policies, as IAM would hold them for these parameters."""
     template = load_template()
@@ -281,6 +282,7 @@ def role_policies(
         "HasPolicyS3": bool(policy_s3_uri),
         "HasPolicySsm": False,
         "HasEmail": False,
+        "AutoDeactivate": auto_deactivate,
     }
     role = template["Resources"]["FunctionRole"]["Properties"]
     return {

@@ -65,6 +65,10 @@ def test_the_role_writes_only_where_the_function_needs():
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
+        # Only with AutoDeactivateKeys=true, on users (test_lambda_remediate.py).
+        "iam:UpdateAccessKey",
+        "iam:TagUser",
+        "iam:GetUser",
     }
 
 

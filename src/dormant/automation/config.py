@@ -34,6 +34,8 @@ VARIABLES = {
     "TIME_RESERVE_SECONDS": "stop collecting when this much time is left (default 60)",
     "MAX_LISTED": "findings listed per section of a notification (default 20)",
     "CONCURRENCY": "API calls in flight while collecting (default 8)",
+    "AUTO_DEACTIVATE_KEYS": "'true' to deactivate unused access keys automatically, journaled "
+    "in the bucket (default false)",
 }
 """Every environment variable the function reads, with what it means (the README's table)."""
 
@@ -70,6 +72,8 @@ class Settings:
     time_reserve_seconds: float = 60.0
     max_listed: int = 20
     concurrency: int = 8
+    auto_deactivate_keys: bool = False
+    """Deactivate unused access keys (``automation.remediate``); off unless asked for."""
 
     @property
     def notifies(self) -> bool:
@@ -143,4 +147,5 @@ class Settings:
             time_reserve_seconds=float(number("TIME_RESERVE_SECONDS", 60, 5, 900)),
             max_listed=number("MAX_LISTED", 20, 1, 500),
             concurrency=number("CONCURRENCY", 8, 1, 64),
+            auto_deactivate_keys=flag("AUTO_DEACTIVATE_KEYS"),
         )

@@ -59,6 +59,7 @@ def build_notice(
     problems: tuple[str, ...],
     report_key: str | None,
     others: tuple[str, ...],
+    remediation=None,
 ) -> Notice:
     report_url = info.layout.uri(report_key) if report_key else None
     return Notice(
@@ -90,7 +91,26 @@ def build_notice(
         if report_url
         else None,
         other_reports=others,
+        remediation=_remediation_lines(remediation),
+        remediation_journal=remediation.journal_uri if remediation else None,
     )
+
+
+def _remediation_lines(remediation) -> tuple[str, ...]:
+    if remediation is None:
+        return ()
+    out = []
+    for item in remediation.items:
+        if item.status == "done":
+            out.append(f"deactivated access key {item.access_key_id} of {item.user}")
+        else:
+            out.append(
+                f"did not deactivate access key {item.access_key_id} of {item.user} "
+                f"({item.status}: {item.reason})"
+            )
+    if remediation.outcome.failed and not remediation.items:
+        out.append(f"automatic deactivation failed: {remediation.outcome.error}")
+    return tuple(out)
 
 
 def guarded(name: str, fn: Callable[[], SinkOutcome]) -> SinkOutcome:

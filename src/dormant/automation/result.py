@@ -26,6 +26,7 @@ def summarize(
     delivered: bool,
     partial: str | None,
     snapshot_digest: str | None,
+    remediation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The run's result, JSON-able: ``status`` is ``ok``, ``degraded`` (a sink failed) or
     ``partial`` (collection stopped early)."""
@@ -58,6 +59,7 @@ def summarize(
         "coverage_gaps": list(gaps(report)),
         "warnings": list(report.warnings),
         "snapshot_digest": snapshot_digest,
+        "remediation": remediation,
         "report": {
             "bucket": info.layout.bucket,
             "prefix": info.run_prefix,

@@ -142,6 +142,35 @@ def _save_state(
     )
 
 
+def _remediate(session, s3, layout, info, report, snap, policy, saved, partial, *, clock, log):
+    """The automatic key deactivation (``AUTO_DEACTIVATE_KEYS``): never on a partial run, nor
+    when the run's files could not be saved (the journal goes beside them)."""
+    from ..sinks.notify import SinkOutcome
+    from .remediate import AutoRemediation, deactivate_unused_keys
+
+    if partial:
+        return AutoRemediation(
+            SinkOutcome("remediation", "skipped", "partial run: nothing deactivated")
+        )
+    if saved.outcome.status == "failed":
+        return AutoRemediation(
+            SinkOutcome(
+                "remediation", "skipped", "the run's files could not be saved: nothing deactivated"
+            )
+        )
+    return deactivate_unused_keys(
+        session,
+        s3,
+        layout,
+        info.run_prefix,
+        report=report,
+        snapshot=snap,
+        policy=policy,
+        clock=clock,
+        log=log,
+    )
+
+
 def run(
     settings: Settings,
     session: AccountSession,
@@ -188,6 +217,15 @@ def run(
     if saved.outcome.failed:
         problems.append(f"reports not all saved to S3: {saved.outcome.error}")
 
+    remediation = None
+    if settings.auto_deactivate_keys:
+        remediation = _remediate(
+            session, s3, layout, info, report, snap, policy, saved, partial, clock=clock, log=log
+        )
+        outcomes["remediation"] = remediation.outcome
+        if remediation.outcome.failed:
+            problems.append(f"automatic key deactivation: {remediation.outcome.error}")
+
     changes = compare(
         previous, report, now=now, reminder_days=settings.reminder_days, partial=bool(partial)
     )
@@ -208,8 +246,10 @@ def run(
         problems=tuple(problems),
         report_key=saved.report_key,
         others=saved.others(),
+        remediation=remediation,
     )
-    tell = bool(changes.to_tell) or digest or partial is not None
+    acted = bool(remediation and remediation.items)
+    tell = bool(changes.to_tell) or digest or partial is not None or acted
     outcomes.update(
         dispatch(
             settings,
@@ -250,6 +290,7 @@ def run(
             delivered=told,
             partial=partial,
             snapshot_digest=snap.digest,
+            remediation=remediation.to_json() if remediation else None,
         )
     )
     if saved.outcome.status != "failed":

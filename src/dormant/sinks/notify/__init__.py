@@ -87,6 +87,10 @@ class Notice:
     """The S3 console page of this run's reports."""
     other_reports: tuple[str, ...] = ()
     """File names of the run's other reports and the evidence bundle."""
+    remediation: tuple[str, ...] = ()
+    """What the run changed by itself (``AUTO_DEACTIVATE_KEYS``): one line per key."""
+    remediation_journal: str | None = None
+    """``s3://`` URI of the journal of those changes (rollback reads it)."""
 
     @property
     def has_news(self) -> bool:

@@ -31,6 +31,7 @@ def _plural(count: int, word: str) -> str:
 
 def headline(n: Notice) -> str:
     """One sentence: what this notification is about."""
+    deactivated = sum(1 for line in n.remediation if line.startswith("deactivated "))
     if n.digest:
         what = f"weekly digest: {_plural(len(n.open), 'open finding')}"
         if n.new:
@@ -44,6 +45,8 @@ def headline(n: Notice) -> str:
         if n.resolved:
             parts.append(f"{len(n.resolved)} resolved")
         what = ", ".join(parts) if parts else "nothing new"
+    if deactivated:
+        what += f"; {_plural(deactivated, 'key')} deactivated"
     return f"{what} in {_accounts(n)}"
 
 
@@ -146,6 +149,15 @@ def email_body(n: Notice, max_listed: int) -> str:
         if len(n.resolved) > max_listed:
             out.append(f"  ... and {len(n.resolved) - max_listed} more.")
         out.append("")
+    if n.remediation:
+        out.append("Changed by dormant in this run (AUTO_DEACTIVATE_KEYS is on):")
+        out += [f"  {line}" for line in n.remediation]
+        if n.remediation_journal:
+            out.append(f"  journal: {n.remediation_journal}")
+            out.append(
+                "  undo: download it and run: dormant remediate rollback journal.sqlite --apply"
+            )
+        out.append("")
     if n.gaps:
         out.append("Not fully read (what depends on it is insufficient-evidence):")
         out += [f"  {g}" for g in n.gaps]
@@ -213,6 +225,10 @@ def slack_text(n: Notice, max_listed: int) -> str:
         out.append(f"… and {rest} more in the report")
     if n.resolved:
         out.append(f"Resolved since the last run: {len(n.resolved)}")
+    if n.remediation:
+        out.append("Changed by dormant (AUTO_DEACTIVATE_KEYS): " + _esc("; ".join(n.remediation)))
+        if n.remediation_journal:
+            out.append(f"Journal (for dormant remediate rollback): {_esc(n.remediation_journal)}")
     if n.gaps:
         out.append("Not fully read: " + _esc("; ".join(n.gaps)))
     if n.problems:
