@@ -18,6 +18,8 @@ from typing import Any
 from dormant.demo.seed import Account, Key, Password, Role, User, seed
 from dormant.sinks.remediate.calls import canonical, document_text
 from dormant.sinks.remediate.plan import DEACTIVATED_TAG, QUARANTINE_DOCUMENT, QUARANTINE_TAG
+from dormant.sources import access_advisor, authorization
+from dormant.sources.base import CollectContext
 from dormant.timeutil import iso
 
 ALLOW_S3 = {
@@ -35,6 +37,37 @@ TRUST_EC2 = {
     ],
 }
 
+ACCOUNT = "123456789012"
+
+
+def _allow(*actions: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+    }
+
+
+WORKER_APP = _allow("sqs:SendMessage", "sqs:ReceiveMessage", "dynamodb:GetItem", "dynamodb:PutItem")
+WORKER_OPS = _allow("ec2:DescribeInstances", "cloudwatch:PutMetricData")
+ANALYST_QUERIES = _allow("sqs:ListQueues", "sqs:GetQueueUrl", "dynamodb:ListTables")
+ANALYST_REPORTS = _allow("sns:ListTopics")
+ANALYST_STREAMS = _allow("kinesis:ListStreams")
+ACCESS_ADVISOR = {
+    # Per principal: the services its policies grant, with the days since last use (None:
+    # not used in the tracking period). No action-level data: the services in use keep every
+    # action (insufficient evidence to remove any), the unused ones lose them all.
+    "role/worker": {
+        "sqs": 1,
+        "dynamodb": None,
+        "ec2": 1,
+        "cloudwatch": None,
+        "elasticloadbalancing": None,
+        "autoscaling": None,
+    },
+    "user/analyst": {"sqs": 1, "dynamodb": None, "sns": None, "kinesis": None},
+}
+
+
 POLICY = """\
 [[allow]]
 arn = "arn:aws:iam::*:role/vendor-*"
@@ -48,7 +81,7 @@ delete_roles_after_days = 30
 """
 
 
-def account() -> Account:
+def account(users: bool = True, roles: bool = True) -> Account:
     return Account(
         users=[
             # An unused key (deactivate) and an unused password (delete: irreversible).
@@ -57,27 +90,50 @@ def account() -> Account:
             User("busy", age=400, password=Password(used=1), keys=[Key(age=60, used=1)]),
             # Its key was deactivated by dormant 40 days ago (tag added below): delete it.
             User("retired", age=500, keys=[Key(age=500, used=300, active=False)]),
-        ],
+        ]
+        if users
+        else [],
         roles=[
             Role("idle", age=500, used=300, inline=ALLOW_S3),  # quarantine
             Role("vendor-bridge", age=500, used=300),  # allow-listed: excluded
             Role("fresh", age=500, used=1),
-        ],
+        ]
+        if roles
+        else [],
     )
 
 
-def seed_account(emulator, now: dt.datetime) -> dict[str, Any]:
-    """Seed :func:`account` and what earlier dormant runs left; returns ids worth knowing."""
-    seed(emulator, account(), now)
+def seed_account(
+    emulator,
+    now: dt.datetime,
+    *,
+    users: bool = True,
+    roles: bool = True,
+    permissions: bool = True,
+) -> dict[str, Any]:
+    """Seed :func:`account` and what earlier dormant runs left; returns ids worth knowing.
+    ``users``, ``roles`` and ``permissions`` seed only part of it (for the tests that need only
+    some steps)."""
+    seed(emulator, account(users, roles), now)
     iam = emulator.client("iam")
     forty = iso(now - dt.timedelta(days=40))
-    retired_key = iam.list_access_keys(UserName="retired")["AccessKeyMetadata"][0]["AccessKeyId"]
-    iam.tag_user(UserName="retired", Tags=[{"Key": DEACTIVATED_TAG + retired_key, "Value": forty}])
+    ids: dict[str, Any] = {}
+    if users:
+        key = iam.list_access_keys(UserName="retired")["AccessKeyMetadata"][0]["AccessKeyId"]
+        iam.tag_user(UserName="retired", Tags=[{"Key": DEACTIVATED_TAG + key, "Value": forty}])
+        ids["retired_key"] = key
+    if roles:
+        ids["boundary"] = _seed_quarantined(iam, now, forty)
+    if permissions:
+        ids.update(seed_permissions(emulator, now))
+    return ids
 
-    # The quarantined role holds every kind of thing DeleteRole needs removed or saved.
+
+def _seed_quarantined(iam, now: dt.datetime, forty: str) -> str:
+    """A role quarantined by dormant 40 days ago, holding every kind of thing DeleteRole needs
+    removed first or that rollback must bring back. Returns its permissions boundary's ARN."""
     boundary = iam.create_policy(PolicyName="boundary", PolicyDocument=json.dumps(ALLOW_S3))
     managed = iam.create_policy(PolicyName="data-reader", PolicyDocument=json.dumps(ALLOW_S3))
-    # Quarantined 40 days ago: delete it, saving everything first.
     iam.create_role(
         RoleName="quarantined",
         Path="/apps/",
@@ -100,10 +156,103 @@ def seed_account(emulator, now: dt.datetime) -> dict[str, Any]:
     iam.add_role_to_instance_profile(InstanceProfileName="exporter", RoleName="quarantined")
     from dormant.demo import moto_ext
 
-    role = moto_ext.backend("123456789012").get_role("quarantined")
+    role = moto_ext.backend(ACCOUNT).get_role("quarantined")
     role.create_date = now - dt.timedelta(days=600)
     role.last_used = now - dt.timedelta(days=300)
-    return {"retired_key": retired_key, "boundary": boundary["Policy"]["Arn"]}
+    return boundary["Policy"]["Arn"]
+
+
+def seed_permissions(emulator, now: dt.datetime) -> dict[str, str]:
+    """A role and a user in use, whose policies grant services they never used: something for
+    every UnusedPermission step (inline narrowed or deleted, a new default version of a
+    customer-managed policy at IAM's five-version limit, an AWS-managed policy replaced, a
+    customer-managed policy detached), and their Access Advisor reports."""
+    from dormant.demo import moto_access_advisor, moto_ext
+
+    moto_access_advisor.install()
+    moto_access_advisor.reset()
+    moto_access_advisor.configure(in_progress_polls=0)
+    iam = emulator.client("iam")
+    be = moto_ext.backend(ACCOUNT)
+    old = now - dt.timedelta(days=500)
+
+    iam.create_role(RoleName="worker", AssumeRolePolicyDocument=json.dumps(TRUST_EC2))
+    iam.put_role_policy(RoleName="worker", PolicyName="app", PolicyDocument=json.dumps(WORKER_APP))
+    ops = iam.create_policy(
+        PolicyName="worker-ops", PolicyDocument=json.dumps(_allow("ec2:DescribeInstances"))
+    )["Policy"]["Arn"]
+    for extra in ("ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeSnapshots"):
+        iam.create_policy_version(
+            PolicyArn=ops,
+            PolicyDocument=json.dumps(_allow("ec2:DescribeInstances", extra)),
+            SetAsDefault=False,
+        )
+    iam.create_policy_version(
+        PolicyArn=ops, PolicyDocument=json.dumps(WORKER_OPS), SetAsDefault=True
+    )
+    ec2_read = add_aws_managed_policy("AmazonEC2ReadOnlyAccess")
+    iam.attach_role_policy(RoleName="worker", PolicyArn=ops)
+    iam.attach_role_policy(RoleName="worker", PolicyArn=ec2_read)
+    role = be.get_role("worker")
+    role.create_date = old
+    role.last_used = now - dt.timedelta(days=1)
+
+    iam.create_user(UserName="analyst")
+    user = be.get_user("analyst")
+    user.create_date = old
+    iam.create_login_profile(UserName="analyst", Password="Demo-Passw0rd!")
+    moto_ext.set_login_profile_created(ACCOUNT, "analyst", old)
+    user.password_last_used = now - dt.timedelta(days=1)
+    iam.put_user_policy(
+        UserName="analyst", PolicyName="queries", PolicyDocument=json.dumps(ANALYST_QUERIES)
+    )
+    iam.put_user_policy(
+        UserName="analyst", PolicyName="old-reports", PolicyDocument=json.dumps(ANALYST_REPORTS)
+    )
+    streams = iam.create_policy(
+        PolicyName="analyst-streams", PolicyDocument=json.dumps(ANALYST_STREAMS)
+    )["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="analyst", PolicyArn=streams)
+    for arn in (ops, streams):
+        policy = be.managed_policies[arn]
+        policy.create_date = old
+        for v in policy.versions:
+            v.create_date = old
+    for principal, services in ACCESS_ADVISOR.items():
+        seed_access_advisor(principal, services, now)
+    return {"worker_ops": ops, "ec2_read": ec2_read, "analyst_streams": streams}
+
+
+def seed_access_advisor(principal: str, services: dict[str, float | None], now) -> None:
+    """Set the Access Advisor report of ``role/NAME`` or ``user/NAME`` (days since last use)."""
+    from dormant.demo import moto_access_advisor
+
+    moto_access_advisor.seed(
+        ACCOUNT,
+        f"arn:aws:iam::{ACCOUNT}:{principal}",
+        [
+            {"ServiceNamespace": ns, "ServiceName": ns}
+            | ({"LastAuthenticated": now - dt.timedelta(days=days)} if days is not None else {})
+            for ns, days in services.items()
+        ],
+    )
+
+
+def add_aws_managed_policy(name: str) -> str:
+    """One AWS-managed policy made to exist in the emulated account (moto loads none unless
+    told to load all of them), so that it can be attached and is listed. Its ARN."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    from dormant.demo import moto_ext
+
+    be = moto_ext.backend(ACCOUNT)
+    data = json.loads(aws_managed_policies_data)[name]
+    policy = AWSManagedPolicy.from_data(name, ACCOUNT, be.region_name, data)
+    if policy.arn not in be.managed_policies:
+        be.managed_policies[policy.arn] = policy
+        be.aws_managed_policies.append(policy)
+    return policy.arn
 
 
 # ------------------------------------------------------------------------------ state
@@ -215,11 +364,72 @@ def collect_to(emulator, path: Path) -> Path:
 
     moto_ext.set_in_progress_polls("123456789012", 0)
     session = build_session(endpoint_url=emulator.endpoint_url)
-    snap = pipeline.collect_snapshot(
-        session, clock=lambda: dt.datetime.now(dt.UTC), sleep=lambda seconds: None
-    )
+    clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
+    snap = pipeline.collect_snapshot(session, clock=clock, sleep=lambda seconds: None)
+    evidence = snap.accounts[0]
+    if access_advisor.NAME not in evidence.sources:
+        # This dormant's scan does not collect Access Advisor yet: read it as the scan will.
+        details = authorization.parse_raw(evidence.sources[authorization.NAME].raw)
+        from aa_support import FakeClock
+
+        fake = FakeClock(clock())  # the jobs' polls wait on this clock, not the wall's
+        ctx = CollectContext(
+            session=session, account_id=evidence.account_id, clock=fake.clock, sleep=fake.sleep
+        )
+        wanted = [f"arn:aws:iam::{ACCOUNT}:{p}" for p in ACCESS_ADVISOR]
+        evidence.sources[access_advisor.NAME] = access_advisor.collect(
+            ctx, [a for a in sorted(details.roles) + sorted(details.users) if a in wanted]
+        )
+        snap.digest = None
     snapshot_mod.write(snap, path)
     return path
+
+
+def findings_with_permissions(snapshot_path: Path, policy_path: Path, out: Path) -> Path:
+    """The JSON report of the bundle. Where this dormant's judge does not yet report unused
+    permissions, the report gets them as Access Advisor shows them: one never-used
+    UnusedPermission finding per granted service of a principal that its report lists as not
+    used, which is what the judge will say of them."""
+    import dataclasses
+
+    from dormant import snapshot as snapshot_mod
+    from dormant.judge import judge
+    from dormant.model import Finding, FindingType, PrincipalType, Verdict
+    from dormant.policy import load_policy
+    from dormant.sinks.formats import render
+    from dormant.timeutil import parse_time
+
+    snap = snapshot_mod.read(snapshot_path)
+    policy = load_policy(str(policy_path))
+    report = judge(snap, policy, parse_time(snap.created_at))
+    if not any(f.type == FindingType.UNUSED_PERMISSION for f in report.findings):
+        evidence = snap.accounts[0]
+        reports = access_advisor.parse(evidence.sources[access_advisor.NAME].raw)
+        extra = []
+        for principal in ACCESS_ADVISOR:
+            arn = f"arn:aws:iam::{ACCOUNT}:{principal}"
+            if arn not in reports:
+                continue  # not seeded in this test
+            for svc in reports[arn].services:
+                if svc.last_authenticated is None:
+                    extra.append(
+                        Finding(
+                            type=FindingType.UNUSED_PERMISSION,
+                            account_id=ACCOUNT,
+                            principal_arn=arn,
+                            principal_name=principal.split("/")[-1],
+                            principal_type=PrincipalType(principal.split("/")[0]),
+                            verdict=Verdict.NEVER_USED,
+                            reason=f"service {svc.namespace} not used in the tracking period",
+                            threshold_days=policy.threshold(FindingType.UNUSED_PERMISSION),
+                            service=svc.namespace,
+                        )
+                    )
+        report = dataclasses.replace(
+            report, findings=tuple(sorted(report.findings + tuple(extra), key=Finding.sort_key))
+        )
+    out.write_text(render(report, "json"))
+    return out
 
 
 def run(*args: str, emulator=None, codes=(0,), env: dict[str, str] | None = None):

@@ -10,9 +10,12 @@ import sqlite3
 
 import pytest
 from remediate_support import (
+    ACCESS_ADVISOR,
     collect_to,
+    findings_with_permissions,
     full_state,
     run,
+    seed_access_advisor,
     seed_account,
     write_policy,
 )
@@ -21,17 +24,21 @@ from dormant.demo import moto_ext
 from dormant.sinks.remediate.plan import DEACTIVATED_TAG, QUARANTINE_TAG
 
 
-def _plan(emulator, tmp_path, policy=None) -> tuple[dict, str]:
-    snap = collect_to(emulator, tmp_path / "snap")
-    plan = tmp_path / "plan.json"
+def _plan(emulator, tmp_path, policy=None, name: str = "plan") -> tuple[dict, str]:
+    snap = collect_to(emulator, tmp_path / f"{name}-snap")
+    policy = policy or write_policy(tmp_path)
+    findings = findings_with_permissions(snap, policy, tmp_path / f"{name}-findings.json")
+    plan = tmp_path / f"{name}.json"
     run(
         "remediate",
         "plan",
+        str(findings),
+        "--snapshot",
         str(snap),
         "--output",
         str(plan),
         "--policy",
-        str(policy or write_policy(tmp_path)),
+        str(policy),
     )
     return json.loads(plan.read_text()), str(plan)
 
@@ -45,6 +52,12 @@ def _untimed(state: dict) -> dict:
     text = json.dumps(state, sort_keys=True, default=str)
     text = re.sub(r"dormant-quarantine-\d{8}", "dormant-quarantine-DAY", text)
     state = json.loads(text)
+    # A rollback recreates a policy version deleted to make room, with a new date: the next
+    # apply then makes room by deleting another old version. What is in force is the same.
+    for policy in state["authorization"]["Policies"]:
+        versions = policy["PolicyVersionList"]
+        policy["PolicyVersionList"] = [v for v in versions if v["IsDefaultVersion"]]
+        policy["versions"] = len(versions)
     for item in state["authorization"]["UserDetailList"] + state["authorization"]["RoleDetailList"]:
         for tag in item.get("Tags") or []:
             if tag["Key"].startswith("dormant:"):
@@ -67,12 +80,17 @@ def test_apply_every_step_then_rollback_restores_the_account(emulator, now, tmp_
 
     plan, plan_path = _plan(emulator, tmp_path)
     kinds = _kinds(plan)
-    assert set(kinds) >= {
+    assert set(kinds) == {
         "deactivate-access-key",
         "delete-access-key",
         "quarantine-role",
         "delete-role",
         "delete-login-profile",
+        "put-inline-policy",
+        "delete-inline-policy",
+        "create-policy-version",
+        "detach-policy",
+        "replace-aws-managed",
     }
     assert [s["irreversible"] for s in plan["steps"]] == sorted(
         s["irreversible"] for s in plan["steps"]
@@ -93,7 +111,7 @@ def test_apply_every_step_then_rollback_restores_the_account(emulator, now, tmp_
     done = run(
         "remediate", "apply", plan_path, "--apply", "--allow-irreversible", emulator=emulator
     )
-    assert "dormant: apply: 5 done" in done.stdout, done.stdout
+    assert "dormant: apply: 11 done" in done.stdout, done.stdout
     stale_key = kinds["deactivate-access-key"]["expect"]["access_key_id"]
     keys = {
         k["AccessKeyId"]: k["Status"]
@@ -126,7 +144,7 @@ def test_apply_every_step_then_rollback_restores_the_account(emulator, now, tmp_
     assert "would-undo" in dry.stdout and "iam:CreateRole" in dry.stdout
     assert "quarantined" not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
     back = run("remediate", "rollback", str(journal), "--apply", emulator=emulator)
-    assert "2 irreversible, 3 rolled-back" in back.stdout, back.stdout
+    assert "2 irreversible, 9 rolled-back" in back.stdout, back.stdout
     assert "a deleted access key cannot be restored" in back.stdout
 
     # Everything is as it was, but what cannot come back: the deleted key (and its tag) and
@@ -150,32 +168,55 @@ def test_apply_every_step_then_rollback_restores_the_account(emulator, now, tmp_
     assert "rolled back by an earlier run" in again.stdout
 
 
+def _normal(state: dict) -> dict:
+    """The state with what differs between two seedings of the same account masked: the ids
+    AWS makes (keys, users, policies, profiles) and the times dormant writes."""
+    users = {}
+    for key, owner in sorted(state["keys"].items()):
+        users[key] = f"KEY-OF-{owner.split(':')[0]}"
+    text = json.dumps(_untimed(state), sort_keys=True, default=str)
+    for key, name in users.items():
+        text = text.replace(key, name)
+    text = re.sub(r"evidence as of [0-9T:.Z-]+", "evidence as of TIME", text)
+    out = json.loads(text)
+
+    def drop(value):
+        if isinstance(value, dict):
+            return {
+                k: drop(v)
+                for k, v in value.items()
+                if not (k.endswith("Id") and k not in ("VersionId", "DefaultVersionId"))
+            }
+        if isinstance(value, list):
+            return [drop(v) for v in value]
+        return value
+
+    return drop(out)
+
+
 def test_interrupted_apply_resumes_or_rolls_back(emulator, now, tmp_path):
+    # The uninterrupted run, for comparison.
     seed_account(emulator, now)
     iam = emulator.client("iam")
-    start = full_state(iam)
-    plan, plan_path = _plan(emulator, tmp_path)
-    reversible = [s for s in plan["steps"] if not s["irreversible"]]
-    assert len(reversible) >= 3
+    _, plan_path = _plan(emulator, tmp_path, name="whole")
+    run("remediate", "apply", plan_path, "--apply", emulator=emulator)
+    end = _normal(full_state(iam))
 
-    # The uninterrupted run, then back to the start.
-    whole = tmp_path / "whole.sqlite"
-    run("remediate", "apply", plan_path, "--apply", "--journal", str(whole), emulator=emulator)
-    end = _untimed(full_state(iam))
-    run("remediate", "rollback", str(whole), "--apply", emulator=emulator)
-    assert full_state(iam) == start
-
-    # Killed after step 2's calls were made, before the journal marked it done (and again,
-    # in another run, after step 3's first intent was written, before its call was made).
-    for crash, journal_name in (("2", "after.sqlite"), ("3:before", "before.sqlite")):
-        journal = tmp_path / journal_name
+    # The same account again, killed after step 2's calls were made and before the journal
+    # marked it done; then (the same account once more) killed after step 3's first intent was
+    # written, before its call was made.
+    for crash in ("2", "3:before"):
+        emulator.reset()
+        seed_account(emulator, now)
+        start = full_state(iam)
+        name = "crash-" + crash.replace(":", "-")
+        _, plan_path = _plan(emulator, tmp_path, name=name)
+        journal = tmp_path / f"{name}.journal.sqlite"
         killed = run(
             "remediate",
             "apply",
             plan_path,
             "--apply",
-            "--journal",
-            str(journal),
             emulator=emulator,
             codes=(-9,),
             env=_env(DORMANT_REMEDIATE_CRASH=crash),
@@ -191,34 +232,32 @@ def test_interrupted_apply_resumes_or_rolls_back(emulator, now, tmp_path):
         assert all(status[s] == "pending" for s in status if s > step)
 
         # Without --resume an existing journal is not overwritten.
-        refused = run(
-            "remediate",
-            "apply",
-            plan_path,
-            "--apply",
-            "--journal",
-            str(journal),
-            emulator=emulator,
-            codes=(2,),
-        )
+        refused = run("remediate", "apply", plan_path, "--apply", emulator=emulator, codes=(2,))
         assert "--resume" in refused.stderr
 
         if crash == "2":
-            resumed = run(
-                "remediate",
-                "apply",
-                plan_path,
-                "--apply",
-                "--resume",
-                "--journal",
-                str(journal),
-                emulator=emulator,
-            )
+            # The call was made: --resume finds it in effect, and ends where the
+            # uninterrupted run ended.
+            resumed = run("remediate", "apply", plan_path, "--apply", "--resume", emulator=emulator)
             assert "found in effect after an interruption" in resumed.stdout
-            assert _untimed(full_state(iam)) == end
-        # Rollback of the journal as it stands restores the start.
+            got = _normal(full_state(iam))
+            assert got == end, _diff(end, got)
+        # Rollback of the journal as it stands (whole, or cut short) restores the start.
         run("remediate", "rollback", str(journal), "--apply", emulator=emulator)
         assert full_state(iam) == start
+
+
+def _diff(a: dict, b: dict) -> str:
+    import difflib
+    import pprint
+
+    return "\n".join(
+        difflib.unified_diff(
+            pprint.pformat(a, width=100).splitlines(),
+            pprint.pformat(b, width=100).splitlines(),
+            lineterm="",
+        )
+    )
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -240,8 +279,17 @@ def test_use_between_plan_and_apply_skips_the_step(emulator, now, tmp_path):
     key = next(k for k in user.access_keys if k.access_key_id == key_id)
     key.last_used = AccessKeyLastUsed(now, "s3", "us-east-1")
     be.get_role("idle").last_used = now
+    # ...and the worker role uses DynamoDB again, which its inline policy was to lose.
+    seed_access_advisor("role/worker", {**ACCESS_ADVISOR["role/worker"], "dynamodb": 0}, now)
     out = run("remediate", "apply", plan_path, "--apply", emulator=emulator)
     text = out.stdout
+    assert re.search(
+        r"narrow inline policy app of role worker\n  -> skipped: service dynamodb was used on "
+        + now.date().isoformat(),
+        text,
+    ), text
+    # The other steps of the same role, whose services are still unused, go ahead.
+    assert re.search(r"customer-managed policy worker-ops \(role worker\)\n(.*\n)*?  -> done", text)
     assert re.search(
         r"deactivate-access-key.*\n(.*\n)*?  -> skipped: the key was used on "
         + now.date().isoformat(),
@@ -345,3 +393,68 @@ def test_max_actions_and_irreversible_steps_wait_for_a_later_run(emulator, now, 
     assert third.stdout.count("-> done\n") == 2
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_login_profile(UserName="stale")
+
+
+def _denied(call) -> bool:
+    import botocore.exceptions
+
+    try:
+        call()
+    except botocore.exceptions.ClientError as exc:
+        # (moto answers JSON-protocol services' denials in XML: botocore sees code 403.)
+        assert "AccessDenied" in str(exc), exc
+        return True
+    return False
+
+
+def test_narrowed_policies_keep_what_was_used_and_deny_the_rest(emulator, now, tmp_path):
+    import boto3
+
+    seed_account(emulator, now)
+    plan, plan_path = _plan(emulator, tmp_path)
+    iam = emulator.client("iam")
+    key = iam.create_access_key(UserName="analyst")["AccessKey"]
+    worker = emulator.client("sts").assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/worker", RoleSessionName="test-session"
+    )["Credentials"]
+
+    def client(service: str, who: str):
+        creds = (
+            {
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            }
+            if who == "analyst"
+            else {
+                "aws_access_key_id": worker["AccessKeyId"],
+                "aws_secret_access_key": worker["SecretAccessKey"],
+                "aws_session_token": worker["SessionToken"],
+            }
+        )
+        return boto3.session.Session(region_name="us-east-1", **creds).client(
+            service, endpoint_url=emulator.endpoint_url
+        )
+
+    used = [
+        lambda: client("sqs", "analyst").list_queues(),  # Access Advisor: sqs used yesterday
+        lambda: client("ec2", "worker").describe_instances(),  # ec2 used yesterday
+    ]
+    removed = [
+        lambda: client("dynamodb", "analyst").list_tables(),  # never used: narrowed away
+        lambda: client("sns", "analyst").list_topics(),  # its inline policy deleted
+        lambda: client("kinesis", "analyst").list_streams(),  # its managed policy detached
+        # The AWS-managed policy, replaced by a customer-managed one without autoscaling.
+        lambda: client("autoscaling", "worker").describe_auto_scaling_groups(),
+    ]
+    emulator.set_auth(0)
+    try:
+        assert not any(_denied(c) for c in used + removed), "all allowed before"
+    finally:
+        emulator.set_auth(None)
+    run("remediate", "apply", plan_path, "--apply", emulator=emulator)
+    emulator.set_auth(0)
+    try:
+        assert not any(_denied(c) for c in used)
+        assert all(_denied(c) for c in removed)
+    finally:
+        emulator.set_auth(None)

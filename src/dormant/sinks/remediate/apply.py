@@ -29,7 +29,7 @@ import botocore.exceptions
 
 from ...policy import Policy
 from ...sources import access_advisor
-from ...sources.aws import AccountSession, error_message
+from ...sources.aws import DENIED_CODES, AccountSession, error_message
 from ...sources.base import CollectContext
 from ...timeutil import iso, parse_time, parse_time_or_none
 from . import narrower
@@ -83,6 +83,10 @@ class Skip(Exception):
     """The step is not applied; the message says why."""
 
 
+class CheckFailed(Exception):
+    """A check could not be made (a read was denied): the step stays pending, the run stops."""
+
+
 class Refuse(Exception):
     """The step must never be applied as it stands (protected principal, another account, a
     document that widens access)."""
@@ -118,8 +122,11 @@ class Applier:
         options: Options,
         journal: Journal | None = None,
         known: dict[int, str] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.session = session
+        self.sleep = sleep
+        """How to wait between polls of an Access Advisor job (default: time.sleep)."""
         self.known = known or {}
         """For a dry run: the statuses an existing journal records, so finished steps show so."""
         self.plan = plan
@@ -214,9 +221,14 @@ class Applier:
             return out("held", "irreversible: apply it with --allow-irreversible")
         try:
             saved = self._checks(step)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except (
+            botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError,
+            CheckFailed,
+        ) as exc:
             # Nothing was made: the step stays pending, and the run stops here.
-            reason = f"cannot check the step: {error_message(exc)}"
+            why = str(exc) if isinstance(exc, CheckFailed) else error_message(exc)
+            reason = f"cannot check the step: {why}"
             if journal is not None:
                 journal.set_step(step.number, "pending", self.now(), reason=reason)
             return out("failed", reason)
@@ -441,7 +453,11 @@ class Applier:
         report = self._advisor.get(arn)
         if report is None:
             ctx = CollectContext(
-                session=self.session, account_id=self.account_id, clock=self.clock, concurrency=1
+                session=self.session,
+                account_id=self.account_id,
+                clock=self.clock,
+                concurrency=1,
+                sleep=self.sleep,  # type: ignore[arg-type]
             )
             result = access_advisor.collect(
                 ctx, [arn], job_timeout=self.options.advisor_timeout, concurrency=1
@@ -449,7 +465,10 @@ class Applier:
             report = access_advisor.parse(result.raw).get(arn)
             self._advisor[arn] = report
         if report is None or not report.complete:
-            why = report.error.message if report is not None and report.error else "no report"
+            error = report.error if report is not None else None
+            if error is not None and error.code in DENIED_CODES:
+                raise CheckFailed(f"Access Advisor: {error.code}: {error.message}")
+            why = error.message if error else "no report"
             raise Skip(f"Access Advisor could not confirm the non-use now ({why})")
         for ns, planned in sorted((adv.get("services") or {}).items()):
             svc = report.service(ns)

@@ -86,7 +86,7 @@ class Call:
         parts = [self.action]
         for key, value in self.params.items():
             if isinstance(value, str):
-                shown = value
+                shown = json.dumps(value) if (" " in value or not value) else value
             else:
                 shown = json.dumps(value, separators=(",", ":"), sort_keys=True)
             if document_chars and len(shown) > document_chars:
@@ -275,11 +275,11 @@ class Reader:
             raise
         out = []
         for v in versions:
-            doc = v.get("Document")
-            if doc is None:
-                doc = self.client.get_policy_version(PolicyArn=arn, VersionId=v["VersionId"])[
-                    "PolicyVersion"
-                ]["Document"]
+            # AWS's ListPolicyVersions has no documents (only GetPolicyVersion and
+            # GetAccountAuthorizationDetails do); moto's has: ask as AWS needs asking.
+            doc = self.client.get_policy_version(PolicyArn=arn, VersionId=v["VersionId"])[
+                "PolicyVersion"
+            ]["Document"]
             out.append(
                 {
                     "VersionId": v["VersionId"],

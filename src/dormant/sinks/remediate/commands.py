@@ -134,6 +134,7 @@ def apply_plan(
     echo: Callable[[str], None],
     warn: Callable[[str], None],
     on_journal: Callable[[Journal], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> tuple[Result, Path]:
     plan, doc, data = plan_mod.read(plan_path)
     if doc.get("steps_sha256") and doc["steps_sha256"] != plan.steps_digest:
@@ -191,6 +192,7 @@ def apply_plan(
             options=options,
             journal=journal,
             known=known,
+            sleep=sleep,
         )
         result = applier.run()
     finally:
