@@ -10,7 +10,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from remediate_support import collect_to, run, seed_account, write_policy
+from remediate_support import (
+    collect_to,
+    findings_with_permissions,
+    run,
+    seed_account,
+    write_policy,
+)
 
 from dormant import snapshot as snapshot_mod
 from dormant.errors import InputError
@@ -187,8 +193,57 @@ def test_hand_edits_are_checked(bundle):
     assert "RoleName does not belong in a user step" in problems(
         lambda s: s["calls"][1]["params"].update(RoleName="idle")
     )
+    assert "TagUser may set only ['dormant:deactivated:" in problems(
+        lambda s: s["calls"][0]["params"]["Tags"][0].update(Key="owner")
+    )
+    assert "UpdateAccessKey Status 'Active': expected 'Inactive'" in problems(
+        lambda s: s["calls"][1]["params"].update(Status="Active")
+    )
     with pytest.raises(InputError, match="schema version 2"):
         plan_mod.from_json({**doc, "schema_version": 2}, "plan.json")
+
+
+def test_hand_edits_cannot_widen_access(bundle):
+    snap, policy_path, tmp = bundle
+    findings = findings_with_permissions(snap, policy_path, tmp / "findings.json")
+    plan = make_plan(
+        str(findings),
+        snapshot_path=str(snap),
+        policy=load_policy(str(policy_path)),
+        as_of=None,
+        created_at=CREATED,
+    )
+    doc = json.loads(plan.dumps())
+
+    def problems(kind: str, edit) -> str:
+        edited = copy.deepcopy(doc)
+        edit(next(s for s in edited["steps"] if s["kind"] == kind))
+        with pytest.raises(InputError) as info:
+            plan_mod.from_json(edited, "plan.json")
+        return str(info.value)
+
+    allow_all = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    )
+    assert "must be dormant's deny-all document" in problems(
+        "quarantine-role", lambda s: s["calls"][0]["params"].update(PolicyDocument=allow_all)
+    )
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    assert f"AttachRolePolicy PolicyArn '{admin}'" in problems(
+        "replace-aws-managed", lambda s: s["calls"][1]["params"].update(PolicyArn=admin)
+    )
+    assert "CreatePolicyVersion PolicyArn" in problems(
+        "create-policy-version",
+        lambda s: s["calls"][-1]["params"].update(
+            PolicyArn="arn:aws:iam::123456789012:policy/boundary"
+        ),
+    )
+    assert "PutRolePolicy PolicyName 'export'" in problems(
+        "put-inline-policy", lambda s: s["calls"][0]["params"].update(PolicyName="export")
+    )
 
 
 def test_cli_plan_writes_the_file_and_prints_every_call(bundle, tmp_path):
@@ -205,3 +260,49 @@ def test_cli_plan_writes_the_file_and_prints_every_call(bundle, tmp_path):
     assert shown.stdout == proc.stdout  # the same review text, documents in full
     bad = run("remediate", "plan", str(tmp_path), codes=(2,))
     assert "neither an evidence bundle nor a JSON report" in bad.stderr
+
+
+def test_a_written_document_never_grants_more_than_the_old():
+    from dormant.sinks.remediate.narrower import problems
+
+    old = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:Get*", "sqs:SendMessage"],
+                "Resource": "arn:aws:s3:::b/*",
+            },
+            {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"},
+        ],
+    }
+
+    def with_statements(*statements):
+        return {"Version": "2012-10-17", "Statement": list(statements)}
+
+    narrowed = with_statements(
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"},
+        old["Statement"][1],
+    )
+    assert problems(old, narrowed) == []
+    assert problems(old, old) == []
+    more = with_statements(
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": "arn:aws:s3:::b/*",
+        },
+        old["Statement"][1],
+    )
+    assert any("s3:PutObject" in p for p in problems(old, more))
+    wider = with_statements(
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}, old["Statement"][1]
+    )
+    assert any("beyond the original" in p for p in problems(old, wider))
+    no_deny = with_statements(narrowed["Statement"][0])
+    assert any("Deny statement" in p for p in problems(old, no_deny))
+    not_action = with_statements(
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b/*"},
+        old["Statement"][1],
+    )
+    assert any("NotAction" in p for p in problems(old, not_action))

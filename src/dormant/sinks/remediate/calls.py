@@ -359,16 +359,6 @@ class Operation:
     undo: Callable[[Mapping[str, Any], Mapping[str, Any] | None, Mapping[str, Any] | None], list]
     tolerated: frozenset[str] = frozenset()
 
-    @property
-    def irreversible(self) -> bool:
-        try:
-            self.undo({}, {}, {})
-        except Irreversible:
-            return True
-        except Exception:  # noqa: BLE001 - only asking whether it raises Irreversible
-            return False
-        return False
-
 
 OPERATIONS: dict[str, Operation] = {}
 

@@ -339,7 +339,62 @@ def check_step(step: Step) -> list[str]:
             problems.append(f"{where}: {report.generate_report().splitlines()[-1].strip()}")
     if step.principal_name != step.principal_arn.rsplit("/", 1)[-1]:
         problems.append("principal_name does not match principal_arn")
+    if not problems:
+        problems += _consistent(step)
     return problems
+
+
+def _consistent(step: Step) -> list[str]:
+    """The calls do what the step's kind says, on what its ``expect`` names: a hand edit cannot
+    turn a quarantine into a grant, or a narrowing of one policy into a change of another."""
+    from .calls import canonical
+
+    e = step.expect
+    out: list[str] = []
+
+    def want(call: Call, key: str, value: Any) -> None:
+        if call.params.get(key) != value:
+            out.append(f"{call.operation} {key} {call.params.get(key)!r}: expected {value!r}")
+
+    for call in step.calls:
+        op, p = call.operation, call.params
+        if op == "UpdateAccessKey":
+            want(call, "Status", "Inactive")
+        if op in ("UpdateAccessKey", "DeleteAccessKey"):
+            want(call, "AccessKeyId", e.get("access_key_id"))
+        if op in ("TagUser", "TagRole"):
+            keys = [t.get("Key", "") for t in p.get("Tags") or []]
+            wanted = (
+                [DEACTIVATED_TAG + str(e.get("access_key_id"))]
+                if op == "TagUser"
+                else [QUARANTINE_TAG]
+            )
+            if keys != wanted:
+                out.append(f"{op} may set only {wanted}, not {keys}")
+        if op == "UntagUser" and p.get("TagKeys") != [
+            DEACTIVATED_TAG + str(e.get("access_key_id"))
+        ]:
+            out.append(f"UntagUser may remove only the key's {DEACTIVATED_TAG} tag")
+        if step.kind is Kind.QUARANTINE_ROLE and op == "PutRolePolicy":
+            if canonical(p.get("PolicyDocument")) != canonical(QUARANTINE_DOCUMENT):
+                out.append("the quarantine policy must be dormant's deny-all document")
+            if not str(p.get("PolicyName", "")).startswith(QUARANTINE_POLICY):
+                out.append(f"the quarantine policy's name must start with {QUARANTINE_POLICY}")
+        if step.kind in (Kind.PUT_INLINE, Kind.DELETE_INLINE):
+            want(call, "PolicyName", e.get("policy_name"))
+        if step.kind in (Kind.NEW_VERSION, Kind.DETACH):
+            want(call, "PolicyArn", e.get("policy_arn"))
+        if step.kind is Kind.REPLACE_AWS_MANAGED:
+            replacement = str(e.get("replacement_arn") or "")
+            if op == "CreatePolicy":
+                made = f"{p.get('Path') or '/'}{p.get('PolicyName')}"
+                if not replacement.endswith(f":policy{made}") or p.get("Path") != REPLACEMENT_PATH:
+                    out.append(f"CreatePolicy makes {made}, not {replacement}")
+            elif op.startswith("Attach"):
+                want(call, "PolicyArn", replacement)
+            elif op.startswith("Detach"):
+                want(call, "PolicyArn", e.get("policy_arn"))
+    return out
 
 
 def from_json(doc: Any, where: str) -> Plan:
