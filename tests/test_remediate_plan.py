@@ -251,7 +251,13 @@ def test_cli_plan_writes_the_file_and_prints_every_call(bundle, tmp_path):
     out = tmp_path / "plan.json"
     proc = run("remediate", "plan", str(snap), "--policy", str(policy), "-o", str(out))
     plan = json.loads(out.read_text())
-    assert plan["summary"]["steps"] == 5
+    assert {s["kind"] for s in plan["steps"]} >= {
+        "deactivate-access-key",
+        "delete-access-key",
+        "quarantine-role",
+        "delete-role",
+        "delete-login-profile",
+    }
     for step in plan["steps"]:
         for call in step["calls"]:
             assert f"iam:{call['operation']}" in proc.stdout
