@@ -181,6 +181,7 @@ def apply_plan(
                 created_at=iso(clock()),
                 account_id=who_account,
             )
+        journal.lock()
         journal.on_commit = on_journal
     try:
         applier = Applier(
@@ -224,6 +225,8 @@ def rollback_journal(
 ) -> Result:
     journal = Journal.open(journal_path)
     try:
+        if options.apply:
+            journal.lock()
         return Rollbacker(session, journal, clock=clock, echo=echo, options=options).run()
     finally:
         journal.close()

@@ -240,8 +240,27 @@ class Journal:
             conn.execute("COMMIT")
         return cls(conn, path)
 
+    def lock(self) -> None:
+        """Hold the journal for this process until :meth:`close`: a second apply, resume or
+        rollback of the same journal at the same time is refused, not interleaved."""
+        import fcntl
+
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise JournalError(
+                f"{self.path}: another dormant is applying or rolling back this journal now"
+            ) from None
+        self._lock = handle
+
     def close(self) -> None:
         self.conn.close()
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()
+            self._lock = None
 
     def __enter__(self) -> Journal:
         return self
