@@ -215,8 +215,12 @@ class Applier:
             return out("held", "interrupted in an earlier run: apply --resume finishes it")
         if resumed and journal is not None:
             row = journal.steps()[step.number]
-            applied_at = row.applied_at or self.now()
-            return self._make(step, applied_at, out, saved=None, started=True)
+            calls = journal.calls(step.number, APPLY)
+            if row.status == "started" or any(c.state in ("done", "intent") for c in calls):
+                # Half made: finish it (what the checks would read is what it changed).
+                applied_at = row.applied_at or self.now()
+                return self._make(step, applied_at, out, saved=None, started=True)
+            # It failed before anything took effect: check it again like a new one.
         if step.irreversible and not self.options.allow_irreversible:
             return out("held", "irreversible: apply it with --allow-irreversible")
         try:
