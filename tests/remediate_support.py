@@ -97,6 +97,8 @@ def account(users: bool = True, roles: bool = True) -> Account:
             Role("idle", age=500, used=300, inline=ALLOW_S3),  # quarantine
             Role("vendor-bridge", age=500, used=300),  # allow-listed: excluded
             Role("fresh", age=500, used=1),
+            # Quarantined by dormant 10 days ago, and used since (shaped below): only a note.
+            Role("revived", age=500, used=2),
         ]
         if roles
         else [],
@@ -124,6 +126,13 @@ def seed_account(
         ids["retired_key"] = key
     if roles:
         ids["boundary"] = _seed_quarantined(iam, now, forty)
+        ten = iso(now - dt.timedelta(days=10))
+        iam.tag_role(RoleName="revived", Tags=[{"Key": QUARANTINE_TAG, "Value": ten}])
+        iam.put_role_policy(
+            RoleName="revived",
+            PolicyName="dormant-quarantine-" + ten[:10].replace("-", ""),
+            PolicyDocument=document_text(QUARANTINE_DOCUMENT),
+        )
     if permissions:
         ids.update(seed_permissions(emulator, now))
     return ids

@@ -101,6 +101,8 @@ def test_one_step_per_finding_by_type_and_reasons_for_the_rest(bundle):
     assert reasons[("InactiveIAMUser", "stale")].startswith("no automatic step")
     assert reasons[("UnrotatedIAMUserAccessKey", "stale")].startswith("no automatic step")
     assert reasons[("UnusedIAMRole", "vendor-bridge")].startswith("excluded: allow-list")
+    # A role dormant quarantined that was used since is not deleted, and is pointed out.
+    assert "no longer an unused role" in reasons[("UnusedIAMRole", "revived")]
     # Every finding of the judgement is accounted for: a step or a reason.
     snap = snapshot_mod.read(bundle[0])
     report = judge(

@@ -466,6 +466,31 @@ class Builder:
                 "bundle (the report lists active keys only): plan from a snapshot for those"
             )
 
+    def add_quarantine_notes(self, findings: Sequence[Finding]) -> None:
+        """Roles dormant quarantined that are no longer unused findings: someone used them (or
+        they are now excluded). The quarantine still denies them everything: a person decides."""
+        unused = {f.principal_arn for f in findings if f.type == FindingType.UNUSED_ROLE}
+        for account_id, ctx in sorted(self.contexts.items()):
+            if ctx.view is None or not ctx.view.details.read:
+                continue
+            for arn, role in sorted(ctx.view.details.roles.items()):
+                stamp = role.tags.get(QUARANTINE_TAG)
+                if stamp is None or arn in unused:
+                    continue
+                last = iso(role.last_used) if role.last_used else "no recorded use"
+                self.no_step.append(
+                    NoStep(
+                        finding_type=str(FindingType.UNUSED_ROLE),
+                        account_id=account_id,
+                        principal_arn=arn,
+                        principal_name=role.name,
+                        reason=f"quarantined by dormant on {stamp[:10]} but no longer an unused "
+                        f"role (last use: {last}): its quarantine policy still denies it "
+                        "everything; a person must lift it (roll back the quarantine) or delete "
+                        "the role",
+                    )
+                )
+
     def _key_deletion(self, account_id, arn, user, key, stamp: str, wait: int) -> None:
         ftype = str(FindingType.UNUSED_ACCESS_KEY)
 
@@ -616,4 +641,5 @@ def build_plan(
     builder = Builder(policy=policy, as_of=parse_time(as_of), snapshot=snapshot)
     builder.add_findings(findings, excluded)
     builder.add_key_deletions()
+    builder.add_quarantine_notes([*findings, *excluded])
     return builder.plan(created_at=created_at, source=source, account_ids=account_ids)
