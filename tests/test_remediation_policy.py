@@ -323,6 +323,16 @@ def _remediation_actions() -> list[str]:
     return sorted(set(_allowed_actions(_doc(REMEDIATION))) - NOT_ENFORCED_BY_MOTO)
 
 
+def test_remediation_policy_adds_only_what_the_readonly_policy_lacks():
+    both = set(_allowed_actions(_doc(REMEDIATION))) & set(_allowed_actions(_doc(READONLY)))
+    assert not both, f"already in readonly-policy.json, remove from remediation-policy.json: {both}"
+    # Every write is scoped to a resource type; only reads are on "*".
+    for st in _doc(REMEDIATION)["Statement"]:
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        if st["Resource"] == "*":
+            assert all(a.split(":")[1].startswith(("Get", "List", "Generate")) for a in actions), st
+
+
 @pytest.mark.parametrize("action", _remediation_actions())
 def test_without_one_action_apply_or_rollback_fails(emulator, now, tmp_path, action):
     # Only the steps of the kinds that call the action: enough to fail, and quicker.
