@@ -314,3 +314,44 @@ def test_a_written_document_never_grants_more_than_the_old():
         old["Statement"][1],
     )
     assert any("NotAction" in p for p in problems(old, not_action))
+
+
+def test_permission_steps_name_the_findings_they_remedy(bundle):
+    snap, policy_path, tmp = bundle
+    findings = findings_with_permissions(snap, policy_path, tmp / "findings.json")
+    report = json.loads(findings.read_text())
+    plan = make_plan(
+        str(findings),
+        snapshot_path=str(snap),
+        policy=load_policy(str(policy_path)),
+        as_of=None,
+        created_at=CREATED,
+    )
+    by_id = {f["id"]: f for f in report["findings"] + report["excluded"]}
+    covered = {i for s in plan.steps for i in s.finding_ids} | {n.finding_id for n in plan.no_step}
+    assert set(by_id) <= covered, "every finding gets a step or a reason"
+    for step in plan.steps:
+        removed = {a.split(":")[0] for a in step.expect.get("removed_actions") or []}
+        for fid in step.finding_ids:
+            f = by_id[fid]
+            if f["type"] == "UnusedPermission":
+                assert f["service"] in removed, (step.summary, f["service"], removed)
+    app = next(s for s in plan.steps if s.summary == "narrow inline policy app of role worker")
+    assert {by_id[i]["service"] for i in app.finding_ids} == {"dynamodb"}
+    # The plan removes only what findings call unused: without the DynamoDB finding of the
+    # role, its inline policy keeps DynamoDB.
+    trimmed = dict(report)
+    trimmed["findings"] = [
+        f
+        for f in report["findings"]
+        if not (f["principal_name"] == "worker" and f.get("service") == "dynamodb")
+    ]
+    (tmp / "trimmed.json").write_text(json.dumps(trimmed))
+    plan = make_plan(
+        str(tmp / "trimmed.json"),
+        snapshot_path=str(snap),
+        policy=load_policy(str(policy_path)),
+        as_of=None,
+        created_at=CREATED,
+    )
+    assert "narrow inline policy app of role worker" not in {s.summary for s in plan.steps}

@@ -234,6 +234,7 @@ def permission_drafts(
             skip_all("the principal has no policy of its own to rewrite")
             continue
         made = 0
+        covered: set[str] = set()
         for pol in inputs:
             draft, reason = _policy_step(
                 pol,
@@ -251,16 +252,41 @@ def permission_drafts(
                 finding_ids=ids,
             )
             if draft is not None:
+                # The step remedies the findings about what it removes.
+                removed = draft.expect.get("removed_actions") or []
+                draft.finding_ids = tuple(f.id for f in group if _about(f, removed))
+                covered.update(draft.finding_ids)
                 drafts.append(draft)
                 made += 1
             elif reason:
                 notes.append(f"{arn}: policy {pol.name}: {reason}")
+        see = ": see the plan's notes" if any(n.startswith(arn) for n in notes) else ""
         if not made:
-            skip_all(
-                "no policy of the principal can be narrowed automatically"
-                + (": see the plan's notes" if any(n.startswith(arn) for n in notes) else "")
-            )
+            skip_all("no policy of the principal can be narrowed automatically" + see)
+            continue
+        for f in group:
+            if f.id not in covered:
+                skipped.append(
+                    _no(
+                        f,
+                        "no automatic step: what grants it is not a policy dormant narrows here "
+                        "(a group's, a shared one, or one kept for another reason)" + see,
+                    )
+                )
     return drafts, skipped, notes
+
+
+def _about(f: Finding, removed: Sequence[str]) -> bool:
+    """Whether finding ``f`` speaks of one of the ``removed`` actions."""
+    for action in removed:
+        prefix = split_action(action)[0].lower()
+        if f.action:
+            wanted = f.action if ":" in f.action else f"{f.service}:{f.action}"
+            if wanted.lower() == action.lower():
+                return True
+        elif (f.service or "").lower() == prefix:
+            return True
+    return False
 
 
 def _policy_step(
