@@ -100,6 +100,9 @@ class _Job:
     throttled: int = 0
     throttle_delay: float = THROTTLE_FIRST
     done: bool = False
+    ops: set[str] = field(default_factory=set)
+    """The API operations tried for this job (for coverage: per operation, how many principals
+    it was tried for and failed for)."""
 
 
 def collect(
@@ -134,15 +137,20 @@ def collect(
     window = max(1, max_in_flight)
     client = ctx.client("iam")
     jobs = _schedule(ctx, client, wanted, entities_for, granularity, job_timeout, window, calls)
+    attempted: dict[str, int] = {}
     for arn in wanted:
         job = jobs[arn]
         job.entry.setdefault("finished_at", ctx.now_iso())
         if job.error is not None:
             job.entry["error"] = {"code": job.error.code, "message": job.error.message}
             result.errors.append(job.error)
+        for op in job.ops | ({job.error.operation} if job.error else set()):
+            attempted[op] = attempted.get(op, 0) + 1
         result.raw["jobs"][arn] = job.entry
     result.finished_at = ctx.now_iso()
-    result.settle(len(wanted))
+    # Per operation: the principals it was tried for, so that a job polled ten times counts once
+    # and an operation that failed for every principal it was tried for reads as such.
+    result.settle(attempted)
     return result
 
 
@@ -233,6 +241,7 @@ def _finish(job: _Job, outcome: str, error: SourceError | None = None) -> None:
 def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout: float) -> None:
     """Make the job's next call and move it on. Never raises: errors end the job."""
     operation = _operation(job)
+    job.ops.add(operation)
     try:
         if job.phase == "generate":
             answer = client.generate_service_last_accessed_details(
