@@ -59,6 +59,57 @@ def aws_options(fn: Callable) -> Callable:
     return fn
 
 
+def collection_options(fn: Callable) -> Callable:
+    """What to collect beyond the core sources: Access Advisor and Access Analyzer."""
+    for opt in reversed(
+        [
+            click.option(
+                "--access-advisor/--no-access-advisor",
+                default=True,
+                show_default=True,
+                help="Run an Access Advisor job (action level) for every role, user, group and "
+                "attached customer-managed policy, to judge unused permissions.",
+            ),
+            click.option(
+                "--job-timeout",
+                type=click.FloatRange(min=1),
+                default=300,
+                show_default=True,
+                metavar="SECONDS",
+                help="Give up an Access Advisor job still in progress after this long; that "
+                "principal's permissions are then insufficient-evidence.",
+            ),
+            click.option(
+                "--with-entities",
+                is_flag=True,
+                help="Also read, for groups and policies, which users and roles used each "
+                "service (GetServiceLastAccessedDetailsWithEntities).",
+            ),
+            click.option(
+                "--access-analyzer/--no-access-analyzer",
+                default=True,
+                show_default=True,
+                help="Read IAM Access Analyzer's unused-access findings where an unused-access "
+                "analyzer exists in the region, to compare with dormant's.",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def collect_settings(
+    access_advisor: bool, job_timeout: float, with_entities: bool, access_analyzer: bool
+) -> dict[str, Any]:
+    """The ``options`` of :func:`dormant.collect.collect_account` from the CLI flags."""
+    return {
+        "access_advisor": access_advisor,
+        "job_timeout": job_timeout,
+        "with_entities": with_entities,
+        "access_analyzer": access_analyzer,
+    }
+
+
 def judge_options(fn: Callable) -> Callable:
     for opt in reversed(
         [
@@ -269,11 +320,13 @@ def make_session(profile, region, endpoint_url):
         raise DormantError(f"cannot build an AWS session: {exc}") from None
 
 
-def run_collect(session, concurrency: int) -> Any:
+def run_collect(session, concurrency: int, options: dict[str, Any] | None = None) -> Any:
     from .pipeline import collect_snapshot
 
     with Progress(sys.stderr.isatty()) as progress:
-        return collect_snapshot(session, clock=now, concurrency=concurrency, progress=progress)
+        return collect_snapshot(
+            session, clock=now, concurrency=concurrency, progress=progress, options=options
+        )
 
 
 # ---------------------------------------------------------------------------- commands
@@ -288,6 +341,7 @@ def main(debug: bool) -> None:
 
 @main.command()
 @aws_options
+@collection_options
 @judge_options
 @click.option(
     "--snapshot",
@@ -301,6 +355,10 @@ def scan(
     region,
     endpoint_url,
     concurrency,
+    access_advisor,
+    job_timeout,
+    with_entities,
+    access_analyzer,
     policy_path,
     threshold_days,
     cis,
@@ -316,7 +374,8 @@ def scan(
 
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
     session = make_session(profile, region, endpoint_url)
-    snap = run_collect(session, concurrency)
+    options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
+    snap = run_collect(session, concurrency, options)
     if snapshot_out:
         snapshot_mod.write(snap, snapshot_out)
         click.echo(f"dormant: evidence saved to {snapshot_out}", err=True)
@@ -327,6 +386,7 @@ def scan(
 
 @main.command()
 @aws_options
+@collection_options
 @click.option(
     "--out",
     "out",
@@ -335,12 +395,23 @@ def scan(
     help="Where to write the evidence bundle: a directory, or a file ending in .zip.",
 )
 @handle_errors
-def collect(profile, region, endpoint_url, concurrency, out):
+def collect(
+    profile,
+    region,
+    endpoint_url,
+    concurrency,
+    access_advisor,
+    job_timeout,
+    with_entities,
+    access_analyzer,
+    out,
+):
     """Collect the evidence bundle (snapshot) from AWS, without judging it."""
     from . import snapshot as snapshot_mod
 
     session = make_session(profile, region, endpoint_url)
-    snap = run_collect(session, concurrency)
+    options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
+    snap = run_collect(session, concurrency, options)
     digest = snapshot_mod.write(snap, out)
     gaps = [
         f"{a.account_id}/{name}: {res.status}"
