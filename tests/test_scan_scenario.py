@@ -64,15 +64,22 @@ def test_scan_matches_labels_exactly(emulator, now, tmp_path: Path):
         assert excluded[key].startswith(rule), (key, excluded[key])
     assert all(f["verdict"] == "excluded" for f in doc["excluded"])
 
-    # Every source was read; the expired allow-list entry is reported.
-    assert {c["source"]: c["status"] for c in doc["coverage"]} == {
+    # Every source was read, but for the one Access Advisor job that failed, which coverage
+    # names; the expired allow-list entry is reported.
+    coverage = {c["source"]: c for c in doc["coverage"]}
+    assert {name: c["status"] for name, c in coverage.items()} == {
         "account": "read",
         "access_keys": "read",
         "authorization_details": "read",
         "credential_report": "read",
         "other_credentials": "read",
         "users": "read",
+        "access_advisor": "partial",
+        "access_analyzer": "read",
     }
+    (failed,) = coverage["access_advisor"]["errors"]
+    assert failed["target"].endswith(":role/perm-failed-job")
+    assert failed["code"] == "InternalFailure"
     expired = [e for e in doc["exceptions"] if e["status"] == "expired"]
     assert [e["pattern"] for e in expired] == ["tag:exempt=yes"]
     assert expired[0]["matched"], "the expired entry names the findings it no longer covers"

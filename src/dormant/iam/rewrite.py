@@ -35,7 +35,7 @@ import difflib
 import json
 import pathlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -169,8 +169,13 @@ def rewrite_policies(
     as_of: dt.datetime,
     catalog: ActionCatalog | None = None,
     tracking: TrackingFacts | None = None,
+    adjust: Callable[[str, PermissionVerdict], PermissionVerdict] | None = None,
 ) -> RewritePlan:
-    """Rewrite ``policies`` so they no longer grant what ``evidence`` shows unused."""
+    """Rewrite ``policies`` so they no longer grant what ``evidence`` shows unused.
+
+    ``adjust(action, verdict)``, when given, may replace each verdict before it is used (the
+    judge makes a removable verdict insufficient-evidence when the grant itself is younger than
+    the threshold); it must never make a verdict removable that was not."""
     catalog = catalog or load_catalog()
     tracking = tracking or load_tracking()
     verdicts: dict[str, PermissionVerdict] = {}
@@ -186,6 +191,11 @@ def rewrite_policies(
                 catalog=catalog,
                 tracking=tracking,
             )
+            if adjust is not None:
+                adjusted = adjust(action, found)
+                if adjusted.verdict.removable and not found.verdict.removable:
+                    raise ValueError(f"adjust made {action} removable: {adjusted.reason}")
+                found = adjusted
             verdicts[action] = found
         return found
 

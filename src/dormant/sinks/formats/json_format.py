@@ -11,7 +11,8 @@ from typing import Any
 from ... import __version__
 from ...model import Report, Verdict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1: findings have ``scope`` (UnusedPermission)."""
 
 
 def summary(report: Report) -> dict[str, Any]:
