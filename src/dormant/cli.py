@@ -454,6 +454,81 @@ def analyze(path, as_of, generated_at, policy_path, threshold_days, cis, fmt, ou
 
 
 @main.command()
+@click.argument("path", type=click.Path(), required=False)
+@click.option(
+    "--out",
+    "out",
+    default="dormant-recommendations",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to write the recommended policy documents, commands.sh and recommendations.json.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file (TOML): thresholds, exclusions, allow-list.",
+)
+@click.option("--threshold-days", type=int, help="One threshold in days for every finding type.")
+@click.option("--as-of", help="Judge as of this time (default: when the evidence was collected).")
+@click.option("--no-diff", is_flag=True, help="Do not print the diffs, only what changes.")
+@aws_options
+@collection_options
+@handle_errors
+def recommend(
+    path,
+    out,
+    policy_path,
+    threshold_days,
+    as_of,
+    no_diff,
+    profile,
+    region,
+    endpoint_url,
+    concurrency,
+    access_advisor,
+    job_timeout,
+    with_entities,
+    access_analyzer,
+):
+    """Least-privilege policies: what each role and user uses, as documents and commands.
+
+    PATH is an evidence bundle (directory or .zip); without it, dormant scans the account of the
+    AWS options first. Nothing is applied: review the diffs, then run the commands you agree
+    with."""
+    from . import snapshot as snapshot_mod
+    from .judge import least_privilege
+    from .model import FindingType
+    from .policy import load_policy
+    from .sinks import recommend as sink
+    from .timeutil import parse_time
+
+    policy = load_policy(policy_path, threshold_days=threshold_days)
+    if path:
+        if not snapshot_mod.is_snapshot(path):
+            raise InputError(
+                f"{path}: not an evidence bundle; recommend needs one collected with Access "
+                "Advisor (dormant collect --out DIR), or no PATH to scan now"
+            )
+        snap = snapshot_mod.read(path)
+    else:
+        session = make_session(profile, region, endpoint_url)
+        options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
+        snap = run_collect(session, concurrency, options)
+    when = parse_as_of(as_of) or parse_time(snap.created_at)
+    plans = least_privilege(snap, policy, when)
+    if not plans:
+        click.echo(
+            "dormant: nothing to recommend: the evidence has no Access Advisor reports or no "
+            "role or user with policies",
+            err=True,
+        )
+    days = policy.threshold(FindingType.UNUSED_PERMISSION)
+    written = sink.write(plans, Path(out), as_of=when, threshold_days=days)
+    click.echo(sink.render_text(plans, written, diffs=not no_diff), nl=False)
+
+
+@main.command()
 @click.argument("path", type=click.Path())
 @handle_errors
 def verify(path):

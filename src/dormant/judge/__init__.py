@@ -34,7 +34,7 @@ from ..sources import (
 from ..timeutil import iso
 from . import view as view_mod
 from .credentials import judge_users
-from .permissions import Principal, judge_permissions
+from .permissions import Judgement, PolicyPlan, Principal, judge_permissions, principals
 from .roles import judge_roles
 from .root import judge_root
 
@@ -85,6 +85,88 @@ def _principal_meta(v: view_mod.AccountView) -> dict[str, tuple[str, dict[str, s
     return meta
 
 
+def _judge_account(
+    v: view_mod.AccountView, policy: Policy, as_of: dt.datetime
+) -> tuple[list[Finding], dict[str, int], Judgement]:
+    """Every finding of one account (before exclusions), what was assessed, and the
+    least-privilege plans of its principals."""
+    today = as_of.date()
+    account_findings: list[Finding] = []
+    user_findings, counts = judge_users(v, policy, as_of)
+    account_findings.extend(user_findings)
+    role_findings, role_counts = judge_roles(v, policy, as_of)
+    account_findings.extend(role_findings)
+    account_findings.extend(judge_root(v, policy, as_of))
+
+    def excluded_principal(p: Principal) -> bool:
+        if _principal_rule(policy, p.type, p.arn, p.path) is not None:
+            return True
+        return any(
+            e.expires >= today and e.matches(str(FindingType.UNUSED_PERMISSION), p.arn, p.tags)
+            for e in policy.allow
+        )
+
+    unused = {
+        f.principal_arn: str(f.type)
+        for f in account_findings
+        if f.type in (FindingType.UNUSED_ROLE, FindingType.INACTIVE_USER) and f.verdict in _UNUSED
+    }
+    permissions = judge_permissions(
+        v, policy, as_of, excluded=excluded_principal, unused_principals=unused
+    )
+    account_findings = [
+        dataclasses.replace(
+            f, details={**f.details, "permissions": permissions.skipped[f.principal_arn]}
+        )
+        if unused.get(f.principal_arn) == str(f.type)
+        and f.verdict in _UNUSED
+        and f.principal_arn in permissions.skipped
+        else f
+        for f in account_findings
+    ]
+    account_findings.extend(permissions.findings)
+    return account_findings, {**counts, **role_counts, **permissions.counts}, permissions
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalPlan:
+    """The least-privilege recommendation for one role or user."""
+
+    account_id: str
+    principal: Principal
+    plans: tuple[PolicyPlan, ...]
+    """The plan of every policy that applies to it (changed or not); empty when skipped."""
+    skipped: str | None
+    """Why its permissions were not judged (unused, excluded, too young), else None."""
+
+    @property
+    def changed(self) -> tuple[PolicyPlan, ...]:
+        return tuple(p for p in self.plans if p.changed)
+
+
+def least_privilege(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> list[PrincipalPlan]:
+    """The least-privilege plans of every role and user with policies, account by account:
+    the same judgement as :func:`judge`, kept as plans rather than findings. Pure."""
+    out: list[PrincipalPlan] = []
+    for evidence in sorted(snapshot.accounts, key=lambda a: a.account_id):
+        v = view_mod.build(evidence)
+        _, _, permissions = _judge_account(v, policy, as_of)
+        if v.advisor is None or not v.details.read:
+            continue
+        for principal in principals(v):
+            if not principal.policies:
+                continue
+            out.append(
+                PrincipalPlan(
+                    evidence.account_id,
+                    principal,
+                    tuple(permissions.plans.get(principal.arn, ())),
+                    permissions.skipped.get(principal.arn),
+                )
+            )
+    return out
+
+
 def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
     findings: list[Finding] = []
     excluded: list[Finding] = []
@@ -127,42 +209,8 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
                 f"account {evidence.account_id}: the credential report has columns this "
                 f"version does not know ({', '.join(v.report.extra_columns)}); they were ignored"
             )
-        account_findings: list[Finding] = []
-        user_findings, counts = judge_users(v, policy, as_of)
-        account_findings.extend(user_findings)
-        role_findings, role_counts = judge_roles(v, policy, as_of)
-        account_findings.extend(role_findings)
-        account_findings.extend(judge_root(v, policy, as_of))
-
-        def excluded_principal(p: Principal) -> bool:
-            if _principal_rule(policy, p.type, p.arn, p.path) is not None:
-                return True
-            return any(
-                e.expires >= today and e.matches(str(FindingType.UNUSED_PERMISSION), p.arn, p.tags)
-                for e in policy.allow
-            )
-
-        unused = {
-            f.principal_arn: str(f.type)
-            for f in account_findings
-            if f.type in (FindingType.UNUSED_ROLE, FindingType.INACTIVE_USER)
-            and f.verdict in _UNUSED
-        }
-        permissions = judge_permissions(
-            v, policy, as_of, excluded=excluded_principal, unused_principals=unused
-        )
-        account_findings = [
-            dataclasses.replace(
-                f, details={**f.details, "permissions": permissions.skipped[f.principal_arn]}
-            )
-            if unused.get(f.principal_arn) == str(f.type)
-            and f.verdict in _UNUSED
-            and f.principal_arn in permissions.skipped
-            else f
-            for f in account_findings
-        ]
-        account_findings.extend(permissions.findings)
-        for k, n in {**counts, **role_counts, **permissions.counts}.items():
+        account_findings, counts, _ = _judge_account(v, policy, as_of)
+        for k, n in counts.items():
             assessed[k] = assessed.get(k, 0) + n
 
         meta = _principal_meta(v)
