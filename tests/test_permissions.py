@@ -366,3 +366,41 @@ def test_access_advisor_wholly_denied_is_one_finding_per_kind():
         f"arn:aws:iam::{ACCOUNT}:role/*",
         f"arn:aws:iam::{ACCOUNT}:user/*",
     }
+
+
+def test_every_format_shows_the_permission_findings_and_the_rewrite():
+    import csv
+    import io
+
+    b = Builder().role("app", 500, used=1, inline=APP)
+    b.advisor(
+        role_arn("app"),
+        [service("sqs"), service("s3", 2, {"ListAllMyBuckets": 2, "CreateBucket": None})],
+    )
+    b.analyzer_finding(role_arn("app"), {"sqs": []})
+    report = _run(b)
+    table = render(report, "table", width=200)
+    assert "sqs (all 20 granted)" in table and "s3:CreateBucket" in table
+    assert "[Access Analyzer: agrees]" in table
+    assert "app: inline-role policy app-inline: put-inline-policy (21 action(s) removed)" in table
+    markdown = render(report, "markdown")
+    assert "## Least-privilege recommendations" in markdown
+    assert "```diff\n# inline-role policy app-inline" in markdown
+    assert '-      "Action": "sqs:*",' in markdown
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    (carrier,) = [r for r in rows if r["policy_diff"]]
+    assert carrier["action"] == "s3:CreateBucket" and carrier["scope"] == "action"
+    assert {r["access_analyzer"] for r in rows if r["type"] == PERM} >= {"agrees"}
+
+
+def test_long_runs_of_action_findings_are_cut_in_the_table_only():
+    actions = {f"GetBucket{n}": None for n in ("Acl", "Cors", "Logging", "Policy", "Tagging", "X")}
+    doc = policy_doc(allow(["s3:ListAllMyBuckets", *[f"s3:{a}" for a in actions]]))
+    b = Builder().role("app", 500, used=1, inline=doc)
+    b.advisor(role_arn("app"), [service("s3", 2, {"ListAllMyBuckets": 2, **actions})])
+    report = _run(b)
+    assert len([f for f in report.findings if f.scope == "action"]) == 6
+    table = render(report, "table", width=200)
+    assert "... and 2 more unused s3 actions" in table
+    assert "s3:GetBucketAcl" in table and "s3:GetBucketX" not in table
+    assert len(json.loads(render(report, "json"))["findings"]) == len(report.findings)

@@ -645,6 +645,23 @@ def _action_usage(ctx: _Context, principal: Principal, policies, p: GrantedPermi
     )
 
 
+def _why(usage: Any, subject: str, threshold_days: int, created: dt.datetime | None) -> str:
+    """A short reason for an unused or never-used permission."""
+    if usage.verdict is Verdict.UNUSED and usage.last_used is not None:
+        return (
+            f"{subject} last used {usage.days_unused} days ago "
+            f"({usage.last_used.date().isoformat()}), more than the {threshold_days}-day threshold"
+        )
+    if usage.verdict is Verdict.UNUSED:
+        return f"{subject} not used in the {usage.days_unused} days Access Advisor covers"
+    if usage.verdict is Verdict.NEVER_USED and created is not None:
+        return (
+            f"{subject} never used since granted {usage.days_unused} days ago "
+            f"({created.date().isoformat()})"
+        )
+    return usage.reason
+
+
 def _action_entry(p: GrantedPermission, usage=None) -> dict[str, Any]:
     return {
         "action": p.action,
@@ -814,7 +831,9 @@ def _service_findings(
                     principal,
                     ctx,
                     verdict=usage.verdict,
-                    reason=f"{usage.reason}; {len(removable)} granted action(s) of {name}",
+                    reason=_why(
+                        usage, f"{name} ({len(removable)} granted actions)", ctx.days, since
+                    ),
                     last_used=iso_or_none(last),
                     days_unused=usage.days_unused,
                     service=ns,
@@ -854,13 +873,14 @@ def _action_finding(ctx, principal, report, ns, name, p: GrantedPermission, poli
     v = p.verdict
     action_name = p.action.split(":", 1)[1]
     usage = _action_usage(ctx, principal, policies, p)
+    since = grant_since(policies, p.decision, ctx.floor(principal)) or principal.created
     verdict = usage.verdict if usage.is_finding else Verdict.INSUFFICIENT_EVIDENCE
     basis = "tracked at action level" if v.level is Level.ACTION else "judged by its service"
     return _base(
         principal,
         ctx,
         verdict=verdict,
-        reason=f"{usage.reason} ({basis}; service {ns} itself was used)",
+        reason=f"{_why(usage, p.action, ctx.days, since)} ({basis}; {ns} itself is used)",
         last_used=iso_or_none(v.last_used),
         days_unused=usage.days_unused,
         service=ns,
@@ -889,10 +909,12 @@ def _untracked_finding(ctx, principal, ns, name, last, unknown, policies, svc_ob
     reasons: dict[str, list[str]] = {}
     for p in unknown:
         reasons.setdefault(_reason_class(p.verdict.reason), []).append(p.action)
-    summary = "; ".join(
-        f"{why} ({len(acts)}: {', '.join(sorted(acts)[:3])}{', ...' if len(acts) > 3 else ''})"
-        for why, acts in sorted(reasons.items())
-    )
+
+    def examples(acts: list[str]) -> str:
+        more = f" and {len(acts) - 3} more" if len(acts) > 3 else ""
+        return ", ".join(sorted(acts)[:3]) + more
+
+    summary = "; ".join(f"{why} ({examples(acts)})" for why, acts in sorted(reasons.items()))
     return _base(
         principal,
         ctx,
@@ -922,11 +944,11 @@ def _reason_class(reason: str) -> str:
     if "never tracked" in reason:
         return "never tracked by Access Advisor"
     if "S3 object-level" in reason:
-        return "S3 object-level actions (data events) are not in Access Advisor"
+        return "S3 object-level (data events), never in Access Advisor"
     if "no action-level data" in reason:
-        return "service used, no action-level data for these actions"
+        return "the service is used, Access Advisor has no action-level data for them"
     if "not in the Access Advisor report" in reason:
-        return "service not in the Access Advisor report"
+        return "the service is not in the Access Advisor report"
     if "granted only since" in reason:
         return "granted within the threshold"
     if "tracking" in reason and "began" in reason:
