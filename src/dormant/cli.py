@@ -563,16 +563,23 @@ def verify(path):
 def demo(out, fmt):
     """Scan an emulated AWS account of a fictional company, end to end, on 127.0.0.1."""
     try:
-        from .demo import run_demo
+        from .demo import RECOMMENDATIONS, run_demo
     except ImportError as exc:
         raise DormantError(
             f"the demo needs the emulator: pip install 'dormant[demo]' ({exc})"
         ) from None
-    report = run_demo(Path(out), clock=now, progress_enabled=sys.stderr.isatty())
-    render_report(report, fmt, None)
+    result = run_demo(Path(out), clock=now, progress_enabled=sys.stderr.isatty())
+    render_report(result.report, fmt, None)
     click.echo(
         f"\ndormant: demo evidence in {out}/snapshot (try: dormant analyze {out}/snapshot "
         f"--format json); reports in {out}/",
+        err=True,
+    )
+    click.echo(
+        f"dormant: least-privilege policies for {result.principals} principal(s) "
+        f"({result.policy_changes} policy change(s)) written to {result.recommendations}/ "
+        f"(commands.sh, recommendations.json; try: dormant recommend {out}/snapshot --out "
+        f"{out}/{RECOMMENDATIONS})",
         err=True,
     )
 

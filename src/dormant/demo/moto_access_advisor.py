@@ -28,11 +28,14 @@ What is emulated, and how:
   role's or user's report speaks of its own use; a group's of its members' and a policy's of
   every role, user and group member it is attached to, restricted to what the group or policy
   grants. With no recorded use the services are listed with no ``LastAuthenticated``.
-- Action-level data (``TrackedActionsLastAccessed``) is given for the services in
-  :data:`ACTION_LEVEL_SERVICES` only, and only when one of the service's tracked actions was used
+- Action-level data (``TrackedActionsLastAccessed``) is given for every service but those in
+  ``Settings.service_level_only``, and only when one of the service's tracked actions was used
   (AWS: the field "is null if ... the principal did not use the tracked actions"): then it lists
   every granted tracked action, with ``LastAccessedTime`` where used. ``iam:PassRole`` and S3
-  object-level actions are never listed (AWS does not track them).
+  object-level actions are never listed (AWS does not track them). AWS tracks about 200 service
+  prefixes at action level; which ones is AWS's list, not the emulation's: the services left at
+  service level by default (:data:`SERVICE_LEVEL_ONLY`) are chosen to exercise a used service
+  without action-level data, not because AWS lacks it for them.
 - :func:`slow_job` keeps one ARN's jobs ``IN_PROGRESS`` for a number of polls (a job that times
   out); :func:`fail_job` makes them end ``FAILED``.
 """
@@ -53,6 +56,12 @@ from typing import Any
 _LOCK = threading.RLock()
 _INSTALLED = False
 
+TRACKING_DAYS = 400
+"""Access Advisor reports use within the trailing 400 days only."""
+
+SERVICE_LEVEL_ONLY = frozenset({"athena", "dynamodb"})
+"""The services the emulation reports at service level only (see the module docstring)."""
+
 
 @dataclasses.dataclass
 class Settings:
@@ -70,6 +79,10 @@ class Settings:
     """Default MaxItems of GetServiceLastAccessedDetails(WithEntities); None: one page."""
     check_caller: bool = True
     """Answer NoSuchEntity when a JobId is read with another access key than its creator's."""
+    service_level_only: frozenset[str] = dataclasses.field(
+        default_factory=lambda: SERVICE_LEVEL_ONLY
+    )
+    """Services whose reports built from use carry no action-level data."""
 
 
 @dataclasses.dataclass
@@ -176,12 +189,6 @@ def fail_job(
     """Make every job for ``arn`` end FAILED with this ``Error``."""
     with _LOCK:
         _STATE.failing[(account_id, arn)] = (code, message)
-
-
-ACTION_LEVEL_SERVICES = frozenset({"ec2", "iam", "lambda", "s3"})
-"""Services whose actions the emulation reports at action level: the four the IAM User Guide
-names (EC2, IAM, Lambda, S3). Any other service gets service-level data only, as a service AWS
-does not (yet) track at action level would."""
 
 
 def record_use(
@@ -450,8 +457,17 @@ def _derived_services(backend: Any, account_id: str, arn: str) -> list[dict[str,
     for action in granted_actions(policies, catalog):
         granted.setdefault(split_action(action)[0], []).append(action)
     users = _users_behind(backend, arn)
+    window = _now() - dt.timedelta(days=TRACKING_DAYS)
     with _LOCK:
-        records = {u: _STATE.usage.get((account_id, u)) for u in users}
+        records = {}
+        for u in users:
+            record = _STATE.usage.get((account_id, u))
+            if record:
+                # AWS reports only the trailing 400 days.
+                records[u] = {
+                    part: {k: v for k, v in times.items() if v >= window}
+                    for part, times in record.items()
+                }
     out = []
     for ns in sorted(granted):
         entry: dict[str, Any] = {
@@ -486,7 +502,8 @@ def _derived_services(backend: Any, account_id: str, arn: str) -> list[dict[str,
             entry["LastAuthenticated"] = last[0]
             entry["LastAuthenticatedEntity"] = last[1]
             entry["LastAuthenticatedRegion"] = "us-east-1"
-        if ns in ACTION_LEVEL_SERVICES and any(v is not None for v in tracked.values()):
+        action_level = ns not in _STATE.settings.service_level_only
+        if action_level and any(v is not None for v in tracked.values()):
             entry["TrackedActionsLastAccessed"] = [
                 {"ActionName": split_action(a)[1]}
                 if v is None
@@ -567,7 +584,7 @@ def _documents_for(backend: Any, arn: str) -> list[Any]:
 
 
 __all__ = [
-    "ACTION_LEVEL_SERVICES",
+    "SERVICE_LEVEL_ONLY",
     "Settings",
     "configure",
     "fail_job",

@@ -832,7 +832,7 @@ def _service_findings(
                     ctx,
                     verdict=usage.verdict,
                     reason=_why(
-                        usage, f"{name} ({len(removable)} granted actions)", ctx.days, since
+                        usage, f"{name} ({len(removable)} granted action(s))", ctx.days, since
                     ),
                     last_used=iso_or_none(last),
                     days_unused=usage.days_unused,
