@@ -86,7 +86,7 @@ def _principal_meta(v: view_mod.AccountView) -> dict[str, tuple[str, dict[str, s
 
 
 def _judge_account(
-    v: view_mod.AccountView, policy: Policy, as_of: dt.datetime
+    v: view_mod.AccountView, policy: Policy, as_of: dt.datetime, all_plans: bool = False
 ) -> tuple[list[Finding], dict[str, int], Judgement]:
     """Every finding of one account (before exclusions), what was assessed, and the
     least-privilege plans of its principals."""
@@ -112,7 +112,12 @@ def _judge_account(
         if f.type in (FindingType.UNUSED_ROLE, FindingType.INACTIVE_USER) and f.verdict in _UNUSED
     }
     permissions = judge_permissions(
-        v, policy, as_of, excluded=excluded_principal, unused_principals=unused
+        v,
+        policy,
+        as_of,
+        excluded=excluded_principal,
+        unused_principals=unused,
+        all_plans=all_plans,
     )
     account_findings = [
         dataclasses.replace(
@@ -150,7 +155,7 @@ def least_privilege(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> l
     out: list[PrincipalPlan] = []
     for evidence in sorted(snapshot.accounts, key=lambda a: a.account_id):
         v = view_mod.build(evidence)
-        _, _, permissions = _judge_account(v, policy, as_of)
+        _, _, permissions = _judge_account(v, policy, as_of, all_plans=True)
         if v.advisor is None or not v.details.read:
             continue
         for principal in principals(v):

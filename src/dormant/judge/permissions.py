@@ -997,12 +997,15 @@ def judge_permissions(
     *,
     excluded: Callable[[Principal], bool],
     unused_principals: Mapping[str, str],
+    all_plans: bool = False,
 ) -> Judgement:
     """UnusedPermission findings of one account, and the least-privilege plans.
 
     ``excluded(principal)``: True when a rule excludes the principal's UnusedPermission
     findings. ``unused_principals``: ARN -> the finding type that already reports the principal
-    unused (its permissions are not judged one by one).
+    unused (its permissions are not judged one by one). ``all_plans``: plan every judged
+    principal (for ``dormant recommend``), not only those with something to remove (which is
+    all the findings need).
     """
     out = Judgement()
     if view.advisor is None or authorization.NAME not in view.sources:
@@ -1042,12 +1045,12 @@ def judge_permissions(
             continue
         judged += 1
         findings = judge_principal(ctx, principal, aa)
-        plans = plan_principal(ctx, principal)
-        out.plans[principal.arn] = plans
         removable = sorted(
             (f for f in findings if f.verdict in (Verdict.UNUSED, Verdict.NEVER_USED)),
             key=Finding.sort_key,
         )
+        plans = plan_principal(ctx, principal) if removable or all_plans else []
+        out.plans[principal.arn] = plans
         carrier = removable[0] if removable and any(p.changed for p in plans) else None
         for f in findings:
             if f.verdict not in (Verdict.UNUSED, Verdict.NEVER_USED):
