@@ -404,3 +404,30 @@ def test_long_runs_of_action_findings_are_cut_in_the_table_only():
     assert "... and 2 more unused s3 actions" in table
     assert "s3:GetBucketAcl" in table and "s3:GetBucketX" not in table
     assert len(json.loads(render(report, "json"))["findings"]) == len(report.findings)
+
+
+def test_without_authorization_details_permissions_are_insufficient_not_silent():
+    from dormant.sources.base import SourceResult, SourceStatus
+
+    b = Builder().role("app", 500, used=1, inline=APP)
+    b.fail("authorization_details", "GetAccountAuthorizationDetails")
+    snap = b.snapshot()
+    sources = snap.accounts[0].sources
+    sources["authorization_details"].raw = {}
+    sources["authorization_details"].status = SourceStatus.DENIED
+    sources["access_advisor"] = SourceResult(
+        name="access_advisor", status=SourceStatus.SKIPPED, raw={"skipped": "no principals"}
+    )
+    found = _perms(judge(snap, Policy(), AS_OF))
+    assert set(found) == {("*", "principal", None, None)}
+    assert "GetAccountAuthorizationDetails" in found[("*", "principal", None, None)].reason
+
+    # Turned off: nothing to say about permissions, and coverage says skipped.
+    b2 = Builder().role("app", 500, used=1, inline=APP)
+    snap2 = b2.snapshot()
+    snap2.accounts[0].sources["access_advisor"] = SourceResult(
+        name="access_advisor", status=SourceStatus.SKIPPED, raw={"skipped": "turned off"}
+    )
+    report = judge(snap2, Policy(), AS_OF)
+    assert not _perms(report)
+    assert {c.source: c.status for c in report.coverage}["access_advisor"] == "skipped"

@@ -1008,15 +1008,17 @@ def judge_permissions(
     all the findings need).
     """
     out = Judgement()
-    if view.advisor is None or authorization.NAME not in view.sources:
-        return out  # not collected, or turned off: permissions are out of scope
+    if authorization.NAME not in view.sources or access_advisor.NAME not in view.sources:
+        return out  # not collected (a bare credential report, an older bundle): out of scope
     ctx = _Context(view, policy, as_of)
+    if view.advisor is None and view.details.read:
+        return out  # turned off (--no-access-advisor): coverage says it was skipped
     if not view.details.read:
         why = view.source_error(authorization.NAME)
         out.findings = _wildcards(ctx, f"GetAccountAuthorizationDetails was not read ({why})")
         return out
     if view.status(access_advisor.NAME) in (SourceStatus.DENIED, SourceStatus.FAILED) and not any(
-        r.complete for r in view.advisor.values()
+        r.complete for r in (view.advisor or {}).values()
     ):
         why = view.source_error(access_advisor.NAME)
         out.findings = _wildcards(ctx, f"no Access Advisor job completed ({why})")
