@@ -533,16 +533,21 @@ class _Context:
                 for p in pols
                 if p.document is not None
             ]
-            plan = rewrite_policies(
-                inputs,
-                UsageEvidence.from_report(report),
-                threshold=self.threshold,
-                as_of=self.as_of,
-                catalog=self.catalog,
-                tracking=self.tracking,
-                adjust=self.adjust({p.key: p for p in pols}, floor),
-            )
-            result = {p.key: r for p, r in zip(pols, plan.policies, strict=True)}
+            try:
+                plan = rewrite_policies(
+                    inputs,
+                    UsageEvidence.from_report(report),
+                    threshold=self.threshold,
+                    as_of=self.as_of,
+                    catalog=self.catalog,
+                    tracking=self.tracking,
+                    adjust=self.adjust({p.key: p for p in pols}, floor),
+                )
+            except PolicyError:
+                # A document IAM would not accept cannot be rewritten: keep it as it is.
+                plan = None
+            if plan is not None:
+                result = {p.key: r for p, r in zip(pols, plan.policies, strict=True)}
         self.rewrites[key] = result
         return result
 
@@ -574,11 +579,12 @@ def plan_principal(ctx: _Context, principal: Principal) -> list[PolicyPlan]:
         for pol in pols:
             if rewrites is None:
                 report = ctx.report(judged_with)
-                why = (
-                    "no Access Advisor report"
-                    if report is None
-                    else f"its Access Advisor job did not complete ({report.outcome})"
-                )
+                if report is None:
+                    why = "no Access Advisor report"
+                elif not report.complete:
+                    why = f"its Access Advisor job did not complete ({report.outcome})"
+                else:
+                    why = "a policy document could not be read"
                 plans.append(PolicyPlan(pol, judged_with, None, f"kept as is: {why}"))
             else:
                 plans.append(PolicyPlan(pol, judged_with, rewrites[pol.key]))
