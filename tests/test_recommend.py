@@ -117,3 +117,22 @@ def test_recommend_on_a_bundle_matches_the_live_run(emulator, now, tmp_path):
     report.write_text("user,arn\n")
     bad = run_cli("recommend", str(report), check_codes=(2,))
     assert "not an evidence bundle" in bad.stderr
+
+
+def test_commands_quote_a_directory_with_a_space(tmp_path):
+    import datetime as dt
+    import shlex
+
+    from dormant.iam.rewrite import PolicyInput, PolicyKind, rewrite_policies, write_documents
+    from dormant.iam.usage import UsageEvidence
+
+    now = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    plan = rewrite_policies(
+        [PolicyInput("p", PolicyKind.INLINE_USER, GRANTED, owner="arn:aws:iam::1:user/u")],
+        UsageEvidence.of(services={"s3": now, "sqs": now, "iam": now, "kinesis": None}),
+        threshold=dt.timedelta(days=90),
+        as_of=now,
+    )
+    (written,) = write_documents(plan, tmp_path / "with space")
+    (command,) = written.commands
+    assert shlex.split(command)[-1] == f"file://{written.path}"

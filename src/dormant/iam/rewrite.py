@@ -35,6 +35,7 @@ import difflib
 import json
 import pathlib
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -530,7 +531,8 @@ def _owner(arn: str | None) -> tuple[str, str]:
 
 def _commands(src: PolicyInput, path: pathlib.Path | None, part: int) -> list[str]:
     kind, owner = _owner(src.owner)
-    doc = f"file://{path}" if path else ""
+    # Quoted only where needed, so a --out directory with a space still gives a working command.
+    doc = shlex.quote(f"file://{path}") if path else ""
     if src.kind in (PolicyKind.INLINE_ROLE, PolicyKind.INLINE_USER, PolicyKind.INLINE_GROUP):
         entity = {"inline-role": "role", "inline-user": "user", "inline-group": "group"}[src.kind]
         if path is None:
