@@ -431,3 +431,19 @@ def test_without_authorization_details_permissions_are_insufficient_not_silent()
     report = judge(snap2, Policy(), AS_OF)
     assert not _perms(report)
     assert {c.source: c.status for c in report.coverage}["access_advisor"] == "skipped"
+
+
+def test_kms_data_key_actions_used_on_the_principals_behalf_are_never_unused():
+    doc = policy_doc(allow(["kms:Decrypt", "kms:GenerateDataKey", "kms:ScheduleKeyDeletion"]))
+    b = Builder().role("reader", 500, used=1, inline=doc)
+    b.advisor(role_arn("reader"), [service("kms")])
+    found = _perms(_run(b))
+    assert [a["action"] for a in found[("reader", "service", "kms", None)].details["actions"]] == [
+        "kms:ScheduleKeyDeletion"
+    ]
+    kept = found[("reader", "untracked", "kms", None)]
+    assert [a["action"] for a in kept.details["actions"]] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert "on the principal's behalf" in kept.reason
+    (plan,) = least_privilege(b.snapshot(), Policy(), AS_OF)
+    (rewrite,) = [p.rewrite for p in plan.plans]
+    assert rewrite.removed == ("kms:ScheduleKeyDeletion",)

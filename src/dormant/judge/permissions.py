@@ -331,10 +331,45 @@ def grant_since(
     return min(d for d in dates if d is not None)
 
 
+ON_BEHALF_ACTIONS = frozenset(
+    {
+        "kms:decrypt",
+        "kms:encrypt",
+        "kms:generatedatakey",
+        "kms:generatedatakeywithoutplaintext",
+        "kms:generatedatakeypair",
+        "kms:generatedatakeypairwithoutplaintext",
+        "kms:reencryptfrom",
+        "kms:reencryptto",
+        "kms:describekey",
+        "kms:creategrant",
+    }
+)
+"""Actions AWS services call on a principal's behalf through forward access sessions (S3, SQS,
+SNS, DynamoDB or Secrets Manager decrypting and encrypting with a KMS key). The IAM User Guide
+says Access Advisor reports attempts made through the console, the SDKs and the command line; it
+does not say whether those calls count, so Access Advisor alone never makes these unused: the
+principal may use them every day without calling KMS itself."""
+
+
 def _younger_grant(
     since: dt.datetime | None, cutoff: dt.datetime, verdict: PermissionVerdict
 ) -> PermissionVerdict:
-    if since is None or since <= cutoff or not verdict.verdict.removable:
+    """The verdict, made insufficient-evidence when Access Advisor alone cannot support a
+    removable one: the grant is younger than the threshold, or the action is one services call
+    on the principal's behalf (:data:`ON_BEHALF_ACTIONS`)."""
+    if not verdict.verdict.removable:
+        return verdict
+    if verdict.action.lower() in ON_BEHALF_ACTIONS:
+        return PermissionVerdict(
+            verdict.action,
+            PVerdict.INSUFFICIENT,
+            Level.NONE,
+            verdict.last_used,
+            "services call it on the principal's behalf (forward access sessions), which Access "
+            "Advisor may not count",
+        )
+    if since is None or since <= cutoff:
         return verdict
     return PermissionVerdict(
         verdict.action,
@@ -957,6 +992,8 @@ def _reason_class(reason: str) -> str:
         return "the service is not in the Access Advisor report"
     if "granted only since" in reason:
         return "granted within the threshold"
+    if "on the principal's behalf" in reason:
+        return "services call them on the principal's behalf, which Access Advisor may not count"
     if "tracking" in reason and "began" in reason:
         return "action tracking began after the threshold's cut-off"
     return reason
