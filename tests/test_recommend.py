@@ -136,3 +136,22 @@ def test_commands_quote_a_directory_with_a_space(tmp_path):
     (written,) = write_documents(plan, tmp_path / "with space")
     (command,) = written.commands
     assert shlex.split(command)[-1] == f"file://{written.path}"
+
+
+def test_no_access_advisor_means_no_permission_judgement(emulator, now, tmp_path):
+    seed(emulator, _account(), now)
+    snap = tmp_path / "snap"
+    run_cli(
+        "collect",
+        "--out",
+        str(snap),
+        "--no-access-advisor",
+        "--no-access-analyzer",
+        endpoint=emulator.endpoint_url,
+    )
+    doc = json.loads(run_cli("analyze", str(snap), "--format", "json").stdout)
+    statuses = {c["source"]: c["status"] for c in doc["coverage"]}
+    assert statuses["access_advisor"] == statuses["access_analyzer"] == "skipped"
+    assert not [f for f in doc["findings"] if f["type"] == "UnusedPermission"]
+    proc = run_cli("recommend", str(snap), "--out", str(tmp_path / "rec"))
+    assert "nothing to recommend" in proc.stderr
