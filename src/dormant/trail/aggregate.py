@@ -1,0 +1,425 @@
+"""The local engine's aggregation: typed events in, mergeable partial aggregates out.
+
+The hot loop groups events by a small tuple of raw fields (identity type, principal, long-term
+key, event source, event name, error) and keeps a count and the earliest and latest time per
+group; everything else (ARN rules, IAM action names, sorting) runs once per group in
+:meth:`Partial.evidence`. Partials from different files or processes merge by adding counts and
+taking maxima, so the result does not depend on the order files are read in.
+
+Cross-account assumptions. AWS logs a cross-account AssumeRole in both accounts with one
+``sharedEventID``: in the caller's account with the caller's full identity, in the role's
+account with an ``AWSAccount`` identity. Joining on ``sharedEventID`` would need memory that
+grows with the corpus, so instead both copies are counted per (role, caller account): the
+assumptions are the larger of the two sides' counts, attributed to the caller-side identities,
+with any surplus on the role's side attributed to ``account:<id>``. This is exact whenever one
+side's logs cover the other's (an organization trail, or one account's trail alone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .actions import iam_action
+from .evidence import (
+    MAX_ERRORS,
+    AccessKeyUse,
+    ActionUse,
+    ConsoleLoginUse,
+    PrincipalActivity,
+    RoleAssumption,
+    RoleCaller,
+    TimeRange,
+    TrailError,
+    TrailEvidence,
+)
+from .records import Event, Item, assume_params, console_login_result, role_resources, unwrap
+
+ASSUME_EVENTS = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
+SPECIAL_EVENTS = ASSUME_EVENTS | {"ConsoleLogin"}
+
+PRINCIPAL_TYPES = frozenset({"IAMUser", "Root", "AssumedRole", "FederatedUser"})
+"""Identity types that are, or stand for, a principal of an IAM account."""
+
+OTHER_TYPES = frozenset(
+    {
+        "AWSAccount",
+        "AWSService",
+        "SAMLUser",
+        "WebIdentityUser",
+        "IdentityCenterUser",
+        "Directory",
+        "Role",
+        "Unknown",
+    }
+)
+"""Identity types CloudTrail documents that are not an IAM principal of their own: read and
+counted, used as callers of role assumptions, but not listed in ``principal_activity``."""
+
+CROSS_ACCOUNT_CALLER_TYPES = frozenset({"IAMUser", "Root", "AssumedRole", "FederatedUser"})
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to keep, checked per record (files are pruned by key name before this)."""
+
+    accounts: frozenset[str] | None = None
+    """Keep events received by (or, lacking ``recipientAccountId``, made from) these accounts."""
+    regions: frozenset[str] | None = None
+    """Keep events of these regions."""
+    start: dt.datetime | None = None
+    """Keep events at or after this time (aware)."""
+    end: dt.datetime | None = None
+    """Keep events before this time (aware)."""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.accounts or self.regions or self.start or self.end)
+
+    def keep(self, ev: Event, t: dt.datetime) -> bool:
+        if self.start is not None and t < self.start:
+            return False
+        if self.end is not None and t >= self.end:
+            return False
+        if self.regions and ev.awsRegion not in self.regions:
+            return False
+        if self.accounts:
+            acct = ev.recipientAccountId
+            if acct is None and ev.userIdentity is not None:
+                acct = ev.userIdentity.accountId
+            if acct not in self.accounts:
+                return False
+        return True
+
+
+def issuer_from_session_arn(arn: str | None) -> str | None:
+    """The role behind ``arn:aws:sts::<acct>:assumed-role/<role>/<session>`` when the event
+    has no ``sessionIssuer`` (the role's path is not in the session ARN, so it is lost)."""
+    if not arn or ":assumed-role/" not in arn:
+        return None
+    head, _, rest = arn.partition(":assumed-role/")
+    parts = head.split(":")
+    if len(parts) < 5 or not rest:
+        return None
+    role = rest.split("/", 1)[0]
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+
+
+@dataclass
+class Partial:
+    """A mergeable aggregate of some files' events."""
+
+    filters: Filters = field(default_factory=Filters)
+    read: int = 0
+    skipped: int = 0
+    filtered: int = 0
+    files: int = 0
+    errors: list[tuple[str, int | None, str]] = field(default_factory=list)
+    errors_total: int = 0
+    groups: dict[tuple, list] = field(default_factory=dict)
+    """(type, principal, AKIA key, source, name, error) -> [first, last, count]."""
+    assume: dict[tuple, list] = field(default_factory=dict)
+    """(role, caller, kind, provider, subject, side, caller account) -> [last, count];
+    side is ``s`` (logged once), ``c`` (caller's copy) or ``o`` (role owner's copy)."""
+    console: dict[str, list] = field(default_factory=dict)
+    """user ARN -> [last, count] of successful console sign-ins."""
+
+    # Reading.
+
+    def error(self, file: str, record: int | None, message: str) -> None:
+        self.errors_total += 1
+        self.errors.append((file, record, message))
+        if len(self.errors) > 2 * MAX_ERRORS:
+            self.errors.sort(key=_error_key)
+            del self.errors[MAX_ERRORS:]
+
+    def file_error(self, file: str, message: str) -> None:
+        self.files += 1
+        self.error(file, None, message)
+
+    def add(self, file: str, items: list[Item], bad: dict[int, str] | None = None) -> None:
+        """Aggregate one file's items; ``bad`` maps positions that failed decoding to why."""
+        self.files += 1
+        self.read += len(items)
+        groups = self.groups
+        filters = self.filters
+        filtering = filters.active
+        for i, ev in enumerate(items):
+            if ev.detail is not None or ev.CloudTrailEvent is not None:
+                ev = unwrap(ev)
+                if ev is None:
+                    self._skip(file, i, "LookupEvents CloudTrailEvent is not a decodable event")
+                    continue
+            t = ev.eventTime
+            if t is None:
+                t = ev.timestamp
+                if t is None:
+                    reason = bad.get(i) if bad else None
+                    self._skip(file, i, reason or "no usable time: the record has no eventTime")
+                    continue
+            ui = ev.userIdentity
+            if ui is None:
+                self._skip(file, i, "the record has no userIdentity")
+                continue
+            if filtering and not filters.keep(ev, t):
+                self.filtered += 1
+                continue
+            ty = ui.type
+            if ty == "IAMUser" or ty == "Root":
+                p = ui.arn
+                ak = ui.accessKeyId
+                if ak is not None and not ak.startswith("AKIA"):
+                    ak = None
+            elif ty == "AssumedRole" or ty == "FederatedUser":
+                sc = ui.sessionContext
+                si = sc.sessionIssuer if sc is not None else None
+                p = si.arn if si is not None else None
+                if p is None:
+                    p = issuer_from_session_arn(ui.arn)
+                ak = None
+            elif ty in OTHER_TYPES:
+                p = None
+                ak = None
+            else:
+                reason = (
+                    "userIdentity has no type"
+                    if ty is None
+                    else f"unknown identity type {ty[:40]!r}"
+                )
+                self._skip(file, i, reason)
+                continue
+            en = ev.eventName
+            err = ev.errorCode
+            if en in SPECIAL_EVENTS:
+                err = self._special(ev, ty, p, t, en, err)
+            key = (ty, p, ak, ev.eventSource, en, err)
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [t, t, 1]
+            else:
+                g[2] += 1
+                if t > g[1]:
+                    g[1] = t
+                elif t < g[0]:
+                    g[0] = t
+
+    def _skip(self, file: str, index: int, message: str) -> None:
+        self.skipped += 1
+        self.error(file, index, message)
+
+    def _special(self, ev: Event, ty: str, p: str | None, t, en: str, err: str | None):
+        if en == "ConsoleLogin":
+            result = console_login_result(ev)
+            if err is None and result is not None and result != "Success":
+                err = f"ConsoleLogin{result}"[:64]
+            elif err is None and result == "Success" and p and ty in ("IAMUser", "Root"):
+                _bump(self.console, p, t)
+            return err
+        if err is not None or ev.eventSource != "sts.amazonaws.com":
+            return err
+        params = assume_params(ev)
+        role = params.roleArn if params is not None else None
+        if not role:
+            roles = role_resources(ev)
+            role = roles[0] if roles else None
+        if not role:
+            return err
+        ui = ev.userIdentity
+        provider = subject = None
+        if ty in PRINCIPAL_TYPES:
+            caller = p or ui.arn or ui.principalId or "unknown"
+        elif ty == "AWSAccount":
+            caller = f"account:{ui.accountId or 'unknown'}"
+        elif ty == "AWSService":
+            caller = ui.invokedBy or ui.principalId or "unknown"
+        elif ty in ("SAMLUser", "WebIdentityUser"):
+            provider = (params.principalArn if params is not None else None) or ui.identityProvider
+            subject = ui.userName
+            caller = f"{provider}:{subject}" if provider else (ui.principalId or "unknown")
+        else:
+            caller = ui.arn or ui.principalId or "unknown"
+        side, caller_account = "s", None
+        if ev.sharedEventID:
+            if ty == "AWSAccount":
+                side, caller_account = "o", ui.accountId
+            elif ty in CROSS_ACCOUNT_CALLER_TYPES:
+                side, caller_account = "c", ui.accountId
+        _bump(self.assume, (role, caller, ty, provider, subject, side, caller_account), t)
+        return err
+
+    # Merging.
+
+    def merge(self, other: Partial) -> None:
+        self.read += other.read
+        self.skipped += other.skipped
+        self.filtered += other.filtered
+        self.files += other.files
+        self.errors_total += other.errors_total
+        self.errors.extend(other.errors)
+        if len(self.errors) > 2 * MAX_ERRORS:
+            self.errors.sort(key=_error_key)
+            del self.errors[MAX_ERRORS:]
+        groups = self.groups
+        for key, (first, last, n) in other.groups.items():
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [first, last, n]
+            else:
+                g[2] += n
+                if last > g[1]:
+                    g[1] = last
+                if first < g[0]:
+                    g[0] = first
+        for target, source in ((self.assume, other.assume), (self.console, other.console)):
+            for key, (last, n) in source.items():
+                g = target.get(key)
+                if g is None:
+                    target[key] = [last, n]
+                else:
+                    g[1] += n
+                    if last > g[0]:
+                        g[0] = last
+
+    # Results.
+
+    def evidence(self) -> TrailEvidence:
+        errors = sorted(set(self.errors), key=_error_key)[:MAX_ERRORS]
+        first = last = None
+        principals: dict[str, dict] = {}
+        keys: dict[tuple[str, str], list] = {}
+        for (ty, p, ak, src, name, err), (t0, t1, n) in self.groups.items():
+            if first is None or t0 < first:
+                first = t0
+            if last is None or t1 > last:
+                last = t1
+            if p is None:
+                continue
+            entry = principals.get(p)
+            if entry is None:
+                entry = principals[p] = {"types": set(), "last": t1, "count": 0, "actions": {}}
+            entry["types"].add(ty)
+            entry["count"] += n
+            if t1 > entry["last"]:
+                entry["last"] = t1
+            if src is not None and name is not None:
+                a = entry["actions"].setdefault((src, name), [None, 0, None, 0])
+                if err is None:
+                    a[1] += n
+                    if a[0] is None or t1 > a[0]:
+                        a[0] = t1
+                else:
+                    a[3] += n
+                    if a[2] is None or t1 > a[2]:
+                        a[2] = t1
+            if ak is not None:
+                _bump(keys, (ak, p), t1, n)
+        return TrailEvidence(
+            events_read=self.read,
+            events_skipped=self.skipped,
+            events_filtered=self.filtered,
+            files_read=self.files,
+            errors=tuple(TrailError(f, r, m) for f, r, m in errors),
+            errors_total=self.errors_total,
+            time_range=TimeRange(iso(first), iso(last)),
+            role_assumptions=self._roles(),
+            principal_activity=tuple(
+                PrincipalActivity(
+                    principal_arn=p,
+                    identity_types=tuple(sorted(e["types"])),
+                    last_seen=iso(e["last"]),
+                    count=e["count"],
+                    actions=tuple(
+                        ActionUse(
+                            event_source=src,
+                            event_name=name,
+                            iam_action=iam_action(src, name),
+                            last_seen=iso(a[0]),
+                            count=a[1],
+                            denied=a[3],
+                            last_denied=iso(a[2]),
+                        )
+                        for (src, name), a in sorted(e["actions"].items())
+                    ),
+                )
+                for p, e in sorted(principals.items())
+            ),
+            access_keys=tuple(
+                AccessKeyUse(access_key_id=ak, principal_arn=p, last_seen=iso(t), count=n)
+                for (ak, p), (t, n) in sorted(keys.items())
+            ),
+            console_logins=tuple(
+                ConsoleLoginUse(user_arn=u, last_seen=iso(t), count=n)
+                for u, (t, n) in sorted(self.console.items())
+            ),
+        )
+
+    def _roles(self) -> tuple[RoleAssumption, ...]:
+        # role -> caller key -> [last, count]; cross-account sides per caller account.
+        single: dict[str, dict[tuple, list]] = {}
+        owner: dict[tuple[str, str | None], list] = {}
+        caller_side: dict[tuple[str, str | None], dict[tuple, list]] = {}
+        for (role, caller, kind, prov, subj, side, acct), (t, n) in self.assume.items():
+            ckey = (caller, kind, prov, subj)
+            if side == "o":
+                _bump(owner, (role, acct), t, n)
+            elif side == "c":
+                _bump(caller_side.setdefault((role, acct), {}), ckey, t, n)
+            else:
+                _bump(single.setdefault(role, {}), ckey, t, n)
+        for (role, acct), callers in caller_side.items():
+            target = single.setdefault(role, {})
+            for ckey, (t, n) in callers.items():
+                _bump(target, ckey, t, n)
+            seen = sum(n for _, n in callers.values())
+            o = owner.pop((role, acct), None)
+            if o is not None and o[1] > seen:
+                _bump(target, _account_caller(acct), o[0], o[1] - seen)
+        for (role, acct), (t, n) in owner.items():
+            _bump(single.setdefault(role, {}), _account_caller(acct), t, n)
+        out = []
+        for role, callers in sorted(single.items()):
+            rows = tuple(
+                RoleCaller(
+                    caller=c, kind=k, last_seen=iso(t), count=n, identity_provider=pv, subject=sj
+                )
+                for (c, k, pv, sj), (t, n) in sorted(callers.items(), key=_caller_key)
+            )
+            out.append(
+                RoleAssumption(
+                    role_arn=role,
+                    last_assumed=max(r.last_seen for r in rows),
+                    count=sum(r.count for r in rows),
+                    callers=rows,
+                )
+            )
+        return tuple(out)
+
+
+def _account_caller(acct: str | None) -> tuple:
+    return (f"account:{acct or 'unknown'}", "AWSAccount", None, None)
+
+
+def _bump(table: dict, key, t, n: int = 1) -> None:
+    g = table.get(key)
+    if g is None:
+        table[key] = [t, n]
+    else:
+        g[1] += n
+        if t > g[0]:
+            g[0] = t
+
+
+def _error_key(e: tuple[str, int | None, str]):
+    return (e[0], -1 if e[1] is None else e[1], e[2])
+
+
+def _caller_key(item):
+    (c, k, pv, sj), _ = item
+    return (c, k, pv or "", sj or "")
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    """ISO-8601 UTC to the second with a ``Z``."""
+    if t is None:
+        return None
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
