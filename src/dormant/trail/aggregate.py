@@ -105,6 +105,15 @@ def issuer_from_session_arn(arn: str | None) -> str | None:
     return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
 
 
+def resolve_principal(raw: str | None) -> str | None:
+    """The principal an event's raw principal field stands for: an IAM ARN as it is; a
+    session ARN (logged without its ``sessionIssuer``) resolved to its role; None for a
+    federated-user session whose user is not logged."""
+    if raw and ":sts::" in raw:
+        return issuer_from_session_arn(raw)
+    return raw
+
+
 @dataclass
 class Partial:
     """A mergeable aggregate of some files' events."""
@@ -175,7 +184,7 @@ class Partial:
                 si = sc.sessionIssuer if sc is not None else None
                 p = si.arn if si is not None else None
                 if p is None:
-                    p = issuer_from_session_arn(ui.arn)
+                    p = ui.arn  # resolved to its role once per group, in evidence()
                 ak = None
             elif ty in OTHER_TYPES:
                 p = None
@@ -189,7 +198,7 @@ class Partial:
                 self._skip(file, i, reason)
                 continue
             en = ev.eventName
-            err = ev.errorCode
+            err = ev.errorCode or None
             if en in SPECIAL_EVENTS:
                 err = self._special(ev, ty, p, t, en, err)
             key = (ty, p, ak, ev.eventSource, en, err)
@@ -227,7 +236,7 @@ class Partial:
         ui = ev.userIdentity
         provider = subject = None
         if ty in PRINCIPAL_TYPES:
-            caller = p or ui.arn or ui.principalId or "unknown"
+            caller = p or ui.principalId or "unknown"
         elif ty == "AWSAccount":
             caller = f"account:{ui.accountId or 'unknown'}"
         elif ty == "AWSService":
@@ -235,7 +244,7 @@ class Partial:
         elif ty in ("SAMLUser", "WebIdentityUser"):
             provider = (params.principalArn if params is not None else None) or ui.identityProvider
             subject = ui.userName
-            caller = f"{provider}:{subject}" if provider else (ui.principalId or "unknown")
+            caller = f"{provider}:{subject or ''}" if provider else (ui.principalId or "unknown")
         else:
             caller = ui.arn or ui.principalId or "unknown"
         side, caller_account = "s", None
@@ -287,11 +296,12 @@ class Partial:
         first = last = None
         principals: dict[str, dict] = {}
         keys: dict[tuple[str, str], list] = {}
-        for (ty, p, ak, src, name, err), (t0, t1, n) in self.groups.items():
+        for (ty, raw, ak, src, name, err), (t0, t1, n) in self.groups.items():
             if first is None or t0 < first:
                 first = t0
             if last is None or t1 > last:
                 last = t1
+            p = resolve_principal(raw)
             if p is None:
                 continue
             entry = principals.get(p)
@@ -359,6 +369,8 @@ class Partial:
         owner: dict[tuple[str, str | None], list] = {}
         caller_side: dict[tuple[str, str | None], dict[tuple, list]] = {}
         for (role, caller, kind, prov, subj, side, acct), (t, n) in self.assume.items():
+            if kind in PRINCIPAL_TYPES:
+                caller = resolve_principal(caller) or caller
             ckey = (caller, kind, prov, subj)
             if side == "o":
                 _bump(owner, (role, acct), t, n)
