@@ -101,8 +101,15 @@ def _default_session():
 
 
 def iter_units(sources: list[Source], prune: Prune) -> Iterator[tuple]:
+    """Every source's units; a source that cannot be listed (no such bucket, access denied)
+    becomes an error unit, and the other sources are still read."""
     for src in sources:
-        yield from src.units(prune)
+        try:
+            yield from src.units(prune)
+        except Exception as exc:  # noqa: BLE001 - reported in the evidence, not raised
+            from ..sources.aws import error_message
+
+            yield ("error", src.describe(), f"cannot list: {error_message(exc)}")
 
 
 def scan(

@@ -96,8 +96,8 @@ class S3Source:
 
     def _walk(self, prefix: str, prune: Prune) -> Iterator[str]:
         depth = _layout_depth(prefix)
-        if depth is not None and depth >= 3:
-            yield from self._list_days(prefix, prune, exact_region=depth == 3)
+        if depth is not None and depth >= REGION_DEPTH:
+            yield from self._list_days(prefix, prune, exact_region=depth == REGION_DEPTH)
             return
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
@@ -142,6 +142,10 @@ class S3Source:
         yield from _bounded_map(fetch, self.keys(prune), self.fetch_threads)
 
 
+REGION_DEPTH = 2
+"""The depth of ``<account>/CloudTrail/<region>/``, where each day's keys follow in order."""
+
+
 def _wanted(key: str, prune: Prune) -> bool:
     if layout.in_layout(key):
         return layout.keep_key(key, prune)
@@ -149,8 +153,9 @@ def _wanted(key: str, prune: Prune) -> bool:
 
 
 def _layout_depth(prefix: str) -> int | None:
-    """How deep a folder prefix (ending in ``/``) is inside the layout: 0 at the account, 3 at
-    the region, ...; None outside it, above the account, or for a prefix that ends mid-name."""
+    """How deep a folder prefix (ending in ``/``) is inside the layout: 0 at the account, 1 at
+    ``CloudTrail/``, 2 at the region, ...; None outside it, above the account, or for a prefix
+    that ends mid-name."""
     if not prefix.endswith("/"):
         return None
     parts = prefix[:-1].split("/")
