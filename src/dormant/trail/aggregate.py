@@ -170,9 +170,6 @@ class Partial:
             if ui is None:
                 self._skip(file, i, "the record has no userIdentity")
                 continue
-            if filtering and not filters.keep(ev, t):
-                self.filtered += 1
-                continue
             ty = ui.type
             if ty == "IAMUser" or ty == "Root":
                 p = ui.arn
@@ -196,6 +193,9 @@ class Partial:
                     else f"unknown identity type {ty[:40]!r}"
                 )
                 self._skip(file, i, reason)
+                continue
+            if filtering and not filters.keep(ev, t):
+                self.filtered += 1
                 continue
             en = ev.eventName
             err = ev.errorCode or None
