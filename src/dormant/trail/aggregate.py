@@ -17,8 +17,12 @@ side's logs cover the other's (an organization trail, or one account's trail alo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 from dataclasses import dataclass, field
+
+import msgspec
 
 from .actions import iam_action
 from .evidence import (
@@ -105,6 +109,20 @@ def issuer_from_session_arn(arn: str | None) -> str | None:
     return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
 
 
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector. The aggregates hold no reference cycles, and with
+    tens of thousands of live groups each collection walks them all: pausing it makes building
+    them about twice as fast. Reference counting still frees everything as usual."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def resolve_principal(raw: str | None) -> str | None:
     """The principal an event's raw principal field stands for: an IAM ARN as it is; a
     session ARN (logged without its ``sessionIssuer``) resolved to its role; None for a
@@ -146,30 +164,31 @@ class Partial:
         self.files += 1
         self.error(file, None, message)
 
-    def add(self, file: str, items: list[Item], bad: dict[int, str] | None = None) -> None:
-        """Aggregate one file's items; ``bad`` maps positions that failed decoding to why."""
+    def add(
+        self, file: str, items: list[Item] | list[Event], bad: dict[int, str] | None = None
+    ) -> None:
+        """Aggregate one file's items; ``bad`` maps positions that failed decoding to why.
+
+        This is the engine's hot loop: per event, a few attribute reads, one tuple and one
+        dict look-up. Anything unusual (a wrapper, a missing time or identity, an unknown
+        type) leaves the fast path."""
         self.files += 1
         self.read += len(items)
+        if items and type(items[0]) is not Event:
+            items, bad = _unwrap_all(items, bad)
         groups = self.groups
+        get = groups.get
         filters = self.filters
         filtering = filters.active
-        for i, ev in enumerate(items):
-            if ev.detail is not None or ev.CloudTrailEvent is not None:
-                ev = unwrap(ev)
-                if ev is None:
-                    self._skip(file, i, "LookupEvents CloudTrailEvent is not a decodable event")
-                    continue
+        other = OTHER_TYPES
+        special = SPECIAL_EVENTS
+        for ev in items:
             t = ev.eventTime
-            if t is None:
-                t = ev.timestamp
-                if t is None:
-                    reason = bad.get(i) if bad else None
-                    self._skip(file, i, reason or "no usable time: the record has no eventTime")
-                    continue
             ui = ev.userIdentity
-            if ui is None:
-                self._skip(file, i, "the record has no userIdentity")
-                continue
+            if t is None or ui is None:
+                t = self._slow_checks(file, items, ev, bad)
+                if t is None:
+                    continue
             ty = ui.type
             if ty == "IAMUser" or ty == "Root":
                 p = ui.arn
@@ -177,32 +196,26 @@ class Partial:
                 if ak is not None and not ak.startswith("AKIA"):
                     ak = None
             elif ty == "AssumedRole" or ty == "FederatedUser":
+                ak = None  # the issuer; a session ARN is resolved to its role in evidence()
                 sc = ui.sessionContext
-                si = sc.sessionIssuer if sc is not None else None
-                p = si.arn if si is not None else None
-                if p is None:
-                    p = ui.arn  # resolved to its role once per group, in evidence()
-                ak = None
-            elif ty in OTHER_TYPES:
-                p = None
-                ak = None
+                if sc is not None and sc.sessionIssuer is not None:
+                    p = sc.sessionIssuer.arn or ui.arn
+                else:
+                    p = ui.arn
+            elif ty in other:
+                p = ak = None
             else:
-                reason = (
-                    "userIdentity has no type"
-                    if ty is None
-                    else f"unknown identity type {ty[:40]!r}"
-                )
-                self._skip(file, i, reason)
+                self._skip(file, _index(items, ev), _type_problem(ty))
                 continue
             if filtering and not filters.keep(ev, t):
                 self.filtered += 1
                 continue
             en = ev.eventName
             err = ev.errorCode or None
-            if en in SPECIAL_EVENTS:
+            if en in special:
                 err = self._special(ev, ty, p, t, en, err)
             key = (ty, p, ak, ev.eventSource, en, err)
-            g = groups.get(key)
+            g = get(key)
             if g is None:
                 groups[key] = [t, t, 1]
             else:
@@ -211,6 +224,20 @@ class Partial:
                     g[1] = t
                 elif t < g[0]:
                     g[0] = t
+
+    def _slow_checks(self, file: str, items, ev: Event, bad: dict[int, str] | None):
+        """The time of an event with no ``eventTime`` (Logstash's ``@timestamp``), or None when
+        the event is skipped (no usable time, no identity)."""
+        t = ev.eventTime or ev.timestamp
+        i = _index(items, ev)
+        if t is None:
+            reason = bad.get(i) if bad else None
+            self._skip(file, i, reason or "no usable time: the record has no eventTime")
+            return None
+        if ev.userIdentity is None:
+            self._skip(file, i, "the record has no userIdentity")
+            return None
+        return t
 
     def _skip(self, file: str, index: int, message: str) -> None:
         self.skipped += 1
@@ -292,6 +319,11 @@ class Partial:
     # Results.
 
     def evidence(self) -> TrailEvidence:
+        """The evidence: rules applied once per group, everything sorted."""
+        with no_gc():
+            return self._evidence()
+
+    def _evidence(self) -> TrailEvidence:
         errors = sorted(set(self.errors), key=_error_key)[:MAX_ERRORS]
         first = last = None
         principals: dict[str, dict] = {}
@@ -407,6 +439,32 @@ class Partial:
         return tuple(out)
 
 
+def _type_problem(ty: str | None) -> str:
+    return "userIdentity has no type" if ty is None else f"unknown identity type {ty[:40]!r}"
+
+
+def _unwrap_all(items: list[Item], bad: dict[int, str] | None):
+    """The events inside envelopes and LookupEvents results, position for position: one that
+    cannot be decoded becomes an empty event, skipped with its reason."""
+    out: list[Event] = []
+    for i, item in enumerate(items):
+        ev = unwrap(item)
+        if ev is None:
+            bad = dict(bad or {})
+            bad[i] = "LookupEvents CloudTrailEvent is not a decodable event"
+            ev = Event()
+        out.append(ev)
+    return out, bad
+
+
+def _index(items: list, ev) -> int:
+    """The position of ``ev`` in ``items`` (by identity), for an error; only on slow paths."""
+    for i, x in enumerate(items):
+        if x is ev:
+            return i
+    return -1
+
+
 def _account_caller(acct: str | None) -> tuple:
     return (f"account:{acct or 'unknown'}", "AWSAccount", None, None)
 
@@ -430,8 +488,15 @@ def _caller_key(item):
     return (c, k, pv or "", sj or "")
 
 
+_ENCODE = msgspec.json.encode
+
+
 def iso(t: dt.datetime | None) -> str | None:
     """ISO-8601 UTC to the second with a ``Z``."""
     if t is None:
         return None
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if t.tzinfo is not dt.UTC:
+        t = t.astimezone(dt.UTC)
+    if t.microsecond:
+        t = t.replace(microsecond=0)
+    return _ENCODE(t)[1:-1].decode()  # msgspec writes UTC as Z, 7x faster than isoformat()

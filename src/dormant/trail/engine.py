@@ -13,7 +13,7 @@ import os
 import queue
 from collections.abc import Iterable, Iterator
 
-from .aggregate import Filters, Partial
+from .aggregate import Filters, Partial, no_gc
 from .records import FileError, decode, decompress
 
 INLINE_BELOW = 4
@@ -65,10 +65,11 @@ def run(units: Iterable[tuple], filters: Filters, workers: int | None = None) ->
             break
     if workers <= 1 or len(head) < INLINE_BELOW:
         partial = Partial(filters=filters)
-        for unit in head:
-            read_unit(partial, unit)
-        for unit in it:
-            read_unit(partial, unit)
+        with no_gc():
+            for unit in head:
+                read_unit(partial, unit)
+            for unit in it:
+                read_unit(partial, unit)
         return partial
     return _run_pool(_chain(head, it), filters, workers)
 
@@ -90,6 +91,9 @@ def _batches(units: Iterator[tuple]) -> Iterator[list[tuple]]:
 
 
 def _worker(tasks, results, filters: Filters) -> None:
+    import gc
+
+    gc.disable()  # see aggregate.no_gc: a worker's aggregates hold no cycles
     partial = Partial(filters=filters)
     while True:
         batch = tasks.get()
@@ -103,8 +107,19 @@ def _worker(tasks, results, filters: Filters) -> None:
     results.put(partial)
 
 
+def _context():
+    """``fork`` (instant: nothing to import again) while this process runs no other thread, as
+    with local files; ``spawn`` otherwise (S3 downloads run in threads, and forking a process
+    with threads can copy a held lock)."""
+    import threading
+
+    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
 def _run_pool(units: Iterator[tuple], filters: Filters, workers: int) -> Partial:
-    ctx = mp.get_context("spawn")
+    ctx = _context()
     tasks = ctx.Queue(maxsize=2 * workers)
     results = ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(tasks, results, filters)) for _ in range(workers)]
@@ -116,8 +131,9 @@ def _run_pool(units: Iterator[tuple], filters: Filters, workers: int) -> Partial
             _put(tasks, batch, procs)
         for _ in procs:
             _put(tasks, None, procs)
-        for _ in procs:
-            merged.merge(_get(results, procs))
+        with no_gc():
+            for _ in procs:
+                merged.merge(_get(results, procs))
     finally:
         for p in procs:
             p.join(timeout=5)

@@ -105,7 +105,7 @@ class Item(Event, gc=False):
 class Top(Item, gc=False):
     """A whole JSON object file: a log file, a LookupEvents result or one item."""
 
-    Records: list[Item] | None = None
+    Records: list[Event] | None = None
     """A CloudTrail log file's events."""
     Events: list[Item] | None = None
     """A LookupEvents result's events."""
@@ -181,11 +181,25 @@ def decompress(data: bytes) -> bytes:
         raise FileError(f"bad gzip: {exc}") from None
 
 
-def decode(data: bytes) -> tuple[list[Item], list[RecordError]]:
+def decode(data: bytes) -> tuple[list[Item] | list[Event], list[RecordError]]:
     """Every item of one file's (decompressed) bytes, and the records that failed.
 
+    The ``Records`` of a log file come back as plain :class:`Event` (they are never wrapped,
+    and the narrower type decodes faster); other shapes as :class:`Item`, to be unwrapped.
     Raises :class:`FileError` when the file is not JSON in any CloudTrail shape.
     """
+    if _first_char(data) == ord("{") and b'"Records"' in data[:4096]:
+        try:
+            top = _TOP.decode(data)
+        except msgspec.DecodeError:
+            pass
+        else:
+            if top.Records is not None:
+                return top.Records, []
+    return _decode_any(data)
+
+
+def _decode_any(data: bytes) -> tuple[list[Item], list[RecordError]]:
     start = _first_char(data)
     if start is None:
         return [], []
@@ -207,7 +221,7 @@ def decode(data: bytes) -> tuple[list[Item], list[RecordError]]:
             return _lines(data)
         raise FileError(f"not valid JSON: {exc}") from None
     if top.Records is not None:
-        return top.Records, []
+        return top.Records, []  # type: ignore[return-value] - Events are Items without wrappers
     if top.Events is not None:
         return top.Events, []
     return [top], []
@@ -291,11 +305,13 @@ def describe_bad_record(raw, exc: Exception) -> str:
     return f"record has a field of the wrong type: {text}"
 
 
-def unwrap(item: Item) -> Event | None:
+def unwrap(item: Item | Event) -> Event | None:
     """The event inside an envelope or LookupEvents result, or the item itself.
 
     Returns None when a LookupEvents ``CloudTrailEvent`` text is not a decodable event.
     """
+    if type(item) is Event:
+        return item
     if item.detail is not None:
         return item.detail
     text = item.CloudTrailEvent

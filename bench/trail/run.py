@@ -1,0 +1,253 @@
+"""Benchmark of ``dormant trail scan`` against two baselines over the same files, in one run.
+
+    python bench/trail/run.py                 # 2,000,000 events (about 4 minutes to generate)
+    python bench/trail/run.py --events 200000 # a smaller run
+
+Generates a corpus in CloudTrail's S3 layout under bench/out/ (see corpus.py), then times, each
+in its own process, over the same (page-cached) files:
+
+- floor: isal decompression + msgspec decoding of only the fields the evidence needs, no
+  aggregation: the cost of reading, below which no engine of this design can go;
+- plain: gzip + json + dict aggregation, the obvious way;
+- dormant: ``python -m dormant.trail scan`` on one core and on every core.
+
+It prints events per second, the ratios, and the peak RSS of each process tree (sampled every
+10 ms from /proc), for the full corpus and for a corpus of 200,000 events. The figures are
+printed and written to bench/out/results.json; no test asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+OUT = ROOT / "bench" / "out"
+
+
+# ---- the passes, each run as `run.py --pass NAME DIR` in its own process -------------------
+
+
+def _files(root: str) -> list[str]:
+    out = []
+    for dirpath, _dirs, names in os.walk(root):
+        out += [os.path.join(dirpath, n) for n in names if n.endswith(".json.gz")]
+    return sorted(out)
+
+
+def pass_floor(root: str) -> int:
+    import msgspec
+    from isal import igzip
+
+    from dormant.trail.records import Top
+
+    dec = msgspec.json.Decoder(Top)
+    n = 0
+    for f in _files(root):
+        with open(f, "rb") as fh:
+            n += len(dec.decode(igzip.decompress(fh.read())).Records)
+    return n
+
+
+def pass_plain(root: str) -> int:
+    import gzip
+
+    principals: dict = {}
+    keys: dict = {}
+    roles: dict = {}
+    n = 0
+    for f in _files(root):
+        with gzip.open(f, "rb") as fh:
+            records = json.load(fh)["Records"]
+        for e in records:
+            n += 1
+            ui = e.get("userIdentity") or {}
+            t = e.get("eventTime")
+            ty = ui.get("type")
+            if ty in ("IAMUser", "Root"):
+                p = ui.get("arn")
+                k = ui.get("accessKeyId") or ""
+                if k.startswith("AKIA"):
+                    ent = keys.setdefault((k, p), [t, 0])
+                    ent[1] += 1
+                    ent[0] = max(ent[0], t)
+            elif ty in ("AssumedRole", "FederatedUser"):
+                p = ((ui.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+            else:
+                p = None
+            if p:
+                ent = principals.setdefault(p, {"last": t, "n": 0, "actions": {}})
+                ent["n"] += 1
+                ent["last"] = max(ent["last"], t)
+                a = ent["actions"].setdefault((e.get("eventSource"), e.get("eventName")), [t, 0, 0])
+                if e.get("errorCode"):
+                    a[2] += 1
+                else:
+                    a[1] += 1
+                    a[0] = max(a[0], t)
+            if e.get("eventName", "").startswith("AssumeRole") and not e.get("errorCode"):
+                role = (e.get("requestParameters") or {}).get("roleArn")
+                if role:
+                    ent = roles.setdefault((role, p or ui.get("accountId")), [t, 0])
+                    ent[1] += 1
+                    ent[0] = max(ent[0], t)
+    return n
+
+
+PASSES = {"floor": pass_floor, "plain": pass_plain}
+
+
+# ---- measuring -------------------------------------------------------------------------------
+
+
+def _tree_rss(pid: int) -> int:
+    """RSS in bytes of ``pid`` and all its descendants."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack += [int(c) for c in fh.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def measure(cmd: list[str]) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.01)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    th.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return {"seconds": elapsed, "peak_rss": peak, "stdout": out.decode()}
+
+
+def ensure_corpus(path: Path, events: int, seed: int) -> dict:
+    manifest = path.with_suffix(".manifest.json")
+    if manifest.exists():
+        info = json.loads(manifest.read_text())
+        if info.get("requested") == events and info.get("seed") == seed:
+            return info
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    sys.path.insert(0, str(HERE))
+    from corpus import generate
+
+    t0 = time.perf_counter()
+    info = generate(path, SHARED, events, seed)
+    info.update(requested=events, seed=seed, generate_seconds=round(time.perf_counter() - t0, 1))
+    manifest.write_text(json.dumps(info))
+    return info
+
+
+def warm(path: Path) -> None:
+    for f in _files(str(path)):
+        with open(f, "rb") as fh:
+            fh.read()
+
+
+def bench_corpus(path: Path, info: dict, cores: int, repeat: int) -> dict:
+    py = sys.executable
+    me = str(Path(__file__).resolve())
+    warm(path)
+    runs = {
+        "floor": [py, me, "--pass", "floor", str(path)],
+        "plain": [py, me, "--pass", "plain", str(path)],
+        "dormant_1": [py, "-m", "dormant.trail", "scan", str(path), "--workers", "1",
+                      "--output", os.devnull],
+        f"dormant_{cores}": [py, "-m", "dormant.trail", "scan", str(path), "--workers",
+                             str(cores), "--output", os.devnull],
+    }
+    result = {}
+    for name, cmd in runs.items():
+        best = None
+        for _ in range(repeat):
+            m = measure(cmd)
+            if best is None or m["seconds"] < best["seconds"]:
+                best = m
+        if name in PASSES:
+            assert int(best["stdout"].strip()) == info["events"], (name, best["stdout"])
+        result[name] = {
+            "seconds": round(best["seconds"], 3),
+            "events_per_second": round(info["events"] / best["seconds"]),
+            "peak_rss_mb": round(best["peak_rss"] / 2**20, 1),
+        }
+        print(f"  {name:10s} {result[name]}", flush=True)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--small", type=int, default=200_000, help="the smaller corpus for memory")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=2, help="best of N runs of each pass")
+    ap.add_argument("--pass", dest="pass_", choices=sorted(PASSES), help=argparse.SUPPRESS)
+    ap.add_argument("dir", nargs="?", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.pass_:
+        sys.path.insert(0, str(ROOT / "src"))
+        print(PASSES[args.pass_](args.dir))
+        return
+    cores = len(os.sched_getaffinity(0))
+    sizes = sorted({min(args.small, args.events), args.events})
+    report = {"cores": cores, "python": sys.version.split()[0], "corpora": {}}
+    for n in sizes:
+        path = OUT / f"corpus-{n}"
+        print(f"corpus of {n} events: {path}", flush=True)
+        info = ensure_corpus(path, n, args.seed)
+        print(f"  {info['events']} events, {info['files']} files, "
+              f"{info['bytes'] / 2**20:.0f} MiB gzipped", flush=True)
+        report["corpora"][n] = {"corpus": info, "runs": bench_corpus(path, info, cores, args.repeat)}
+    big = report["corpora"][args.events]["runs"]
+    one, many = big["dormant_1"], big[f"dormant_{cores}"]
+    ratios = {
+        "one_core_vs_floor": round(one["events_per_second"] / big["floor"]["events_per_second"], 2),
+        "one_core_vs_plain": round(one["events_per_second"] / big["plain"]["events_per_second"], 2),
+        "all_cores_vs_one": round(many["events_per_second"] / one["events_per_second"], 2),
+    }
+    report["ratios"] = ratios
+    small = report["corpora"][sizes[0]]["runs"]
+    report["peak_rss_mb"] = {
+        f"{sizes[0]}": small[f"dormant_{cores}"]["peak_rss_mb"],
+        f"{args.events}": many["peak_rss_mb"],
+    }
+    print(json.dumps({"ratios": ratios, "peak_rss_mb_all_cores": report["peak_rss_mb"]}, indent=2))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
