@@ -4,7 +4,9 @@ Real events (Stratus Red Team, OTRF, the IAM User Guide's SAML and web identity 
 Panther's and Cloud Custodian's with usable times) are the templates; each generated event is a
 template with its identity, time, region, account and ids rewritten. Deterministic for a seed.
 
-Mix: 2,000 principals (1,200 IAM users with long-term keys, 800 roles) over 3 accounts; about 8%
+Mix: 2,000 principals (1,200 IAM users with long-term keys, 800 roles) over 3 accounts, each
+principal calling 8 to 30 actions of its own, activity heavy-tailed (Zipf weights over the
+principals of an account and over each principal's actions); about 8%
 AssumeRole (a third of them cross-account, logged in both accounts with one sharedEventID), 1%
 AssumeRoleWithSAML, 1% AssumeRoleWithWebIdentity, 0.5% ConsoleLogin, the rest API calls in the
 proportions of the templates; 3% of calls denied.
@@ -100,7 +102,7 @@ def _session_identity(role: dict, session: str) -> dict:
         "principalId": f"{role['id']}:{session}",
         "arn": f"arn:aws:sts::{role['account']}:assumed-role/{role['name']}/{session}",
         "accountId": role["account"],
-        "accessKeyId": "ASIA" + session[-16:].upper().rjust(16, "0"),
+        "accessKeyId": "ASIA" + session[-16:].upper().replace("-", "").rjust(16, "0"),
         "sessionContext": {
             "sessionIssuer": {"type": "Role", "principalId": role["id"], "arn": role["arn"],
                               "accountId": role["account"], "userName": role["name"]},
@@ -110,7 +112,16 @@ def _session_identity(role: dict, session: str) -> dict:
 
 
 def _plain(user: dict) -> dict:
-    return {k: v for k, v in user.items() if k != "profile"}
+    return {k: v for k, v in user.items() if not k.startswith("profile")}
+
+
+def _zipf(n: int) -> list[float]:
+    """Cumulative Zipf weights (1/rank) for ``n`` items."""
+    out, total = [], 0.0
+    for rank in range(1, n + 1):
+        total += 1.0 / rank
+        out.append(total)
+    return out
 
 
 class _Gen:
@@ -133,6 +144,18 @@ class _Gen:
             r["trusted"] = [x for x in rng.sample(pool, rng.randint(1, 4)) if x is not r] or [
                 self.users[0]
             ]
+        # Activity is heavy-tailed, as in real accounts (a few automation roles and users make
+        # most calls): principals of an account, and each principal's actions, are drawn with
+        # Zipf weights (1/rank) in a seeded random order.
+        self.by_acct = {}
+        for a in ACCOUNTS:
+            us = [u for u in self.users if u["accountId"] == a]
+            rs = [r for r in self.roles if r["account"] == a]
+            rng.shuffle(us)
+            rng.shuffle(rs)
+            self.by_acct[a] = (us, _zipf(len(us)), rs, _zipf(len(rs)))
+        for p in self.users + self.roles:
+            p["profile_w"] = _zipf(len(p["profile"]))
         # (caller, role) pairs by the caller's account: where the caller's copy is logged.
         self.pairs: dict[str, list] = {a: [] for a in ACCOUNTS}
         for r in self.roles:
@@ -144,8 +167,10 @@ class _Gen:
         the role-side copies of cross-account assumptions (returned apart: they belong to the
         role's account's log)."""
         out, foreign = [], []
-        users = [u for u in self.users if u["accountId"] == acct]
-        roles = [r for r in self.roles if r["account"] == acct]
+        users, users_w, roles, roles_w = self.by_acct[acct]
+
+        def pick(pop, cw):
+            return rng.choices(pop, cum_weights=cw)[0]
         for _ in range(n):
             t = when + dt.timedelta(seconds=rng.randrange(300))
             ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -163,13 +188,13 @@ class _Gen:
             tpl = rng.choice(self.t[kind])
             if kind == "call":
                 if rng.random() < 0.6:
-                    ident = rng.choice(users)
-                    tpl = rng.choice(ident["profile"])
-                    ident = {k: v for k, v in ident.items() if k != "profile"}
+                    ident = pick(users, users_w)
+                    tpl = pick(ident["profile"], ident["profile_w"])
+                    ident = _plain(ident)
                 else:
-                    role = rng.choice(roles)
-                    tpl = rng.choice(role["profile"])
-                    ident = _session_identity(role, f"s{rng.getrandbits(40)}")
+                    role = pick(roles, roles_w)
+                    tpl = pick(role["profile"], role["profile_w"])
+                    ident = _session_identity(role, f"{role['name']}-{when:%Y%m%d%H}")
             e = dict(tpl)
             e["eventTime"] = ts
             e["awsRegion"] = region
@@ -182,7 +207,7 @@ class _Gen:
                 if "accessKeyId" in caller:  # a user, logged in its own account
                     ident = _plain(caller)
                 else:
-                    ident = _session_identity(caller, f"s{rng.getrandbits(40)}")
+                    ident = _session_identity(caller, f"{caller['name']}-{when:%Y%m%d%H}")
                 e["userIdentity"] = ident
                 e["requestParameters"] = {"roleArn": target["arn"], "roleSessionName": "s",
                                           "durationSeconds": 3600}
@@ -196,7 +221,7 @@ class _Gen:
                     o["eventID"] = "%032x" % rng.getrandbits(128)
                     foreign.append((target["account"], o))
             elif kind in ("AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"):
-                target = rng.choice(roles)
+                target = pick(roles, roles_w)
                 ui = dict(tpl["userIdentity"])
                 ui["userName"] = f"person{target['id'][-3:]}-{rng.randrange(50)}"
                 e["userIdentity"] = ui
@@ -206,7 +231,7 @@ class _Gen:
                     rp["principalArn"] = f"arn:aws:iam::{acct}:saml-provider/corp"
                 e["requestParameters"] = rp
             elif kind == "ConsoleLogin":
-                e["userIdentity"] = _plain(rng.choice(users))
+                e["userIdentity"] = _plain(pick(users, users_w))
                 e["responseElements"] = {"ConsoleLogin": "Success" if rng.random() < 0.9 else "Failure"}
             else:
                 e["userIdentity"] = ident

@@ -1,9 +1,10 @@
 """The local engine: every core of one machine, streaming, memory bounded by the largest file.
 
 Worker processes each keep one :class:`~dormant.trail.aggregate.Partial` for all the units they
-are given and send it back at the end; the parent only lists (and, for S3 and the API, fetches)
-units and merges one partial per worker. A bounded queue keeps the parent from running ahead of
-the workers. With one worker (or few units) everything runs in this process.
+are given and send it back at the end. The parent lists (and, for S3 and the API, fetches)
+units into a bounded queue, reads units itself whenever the queue is full (it is one of the
+workers), and merges one partial per worker. With one worker (or few units) everything runs in
+this process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ INLINE_BELOW = 4
 """Fewer units than this are read in this process: a pool would cost more than it saves."""
 FILE_BATCH = 8
 """Local files per task (their paths are tiny; the worker reads them)."""
+QUEUE_BATCHES = 16
+"""Tasks queued ahead of the workers; bounds the memory of queued S3 objects."""
 
 
 def default_workers() -> int:
@@ -119,19 +122,33 @@ def _context():
 
 
 def _run_pool(units: Iterator[tuple], filters: Filters, workers: int) -> Partial:
+    """``workers - 1`` worker processes, and this process as the last worker: it lists and
+    queues units, and reads one itself whenever the queue is full, so no core waits idle and
+    one interpreter fewer is in memory."""
     ctx = _context()
-    tasks = ctx.Queue(maxsize=2 * workers)
+    tasks = ctx.Queue(maxsize=QUEUE_BATCHES)
     results = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(tasks, results, filters)) for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(tasks, results, filters), daemon=True)
+        for _ in range(workers - 1)
+    ]
     for p in procs:
         p.start()
     merged = Partial(filters=filters)
     try:
-        for batch in _batches(units):
-            _put(tasks, batch, procs)
-        for _ in procs:
-            _put(tasks, None, procs)
         with no_gc():
+            for batch in _batches(units):
+                while True:
+                    try:
+                        tasks.put_nowait(batch)
+                        break
+                    except queue.Full:
+                        _check(procs)
+                        if not batch:
+                            break
+                        read_unit(merged, batch.pop())
+            for _ in procs:
+                _put(tasks, None, procs)
             for _ in procs:
                 merged.merge(_get(results, procs))
     finally:
