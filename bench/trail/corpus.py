@@ -18,11 +18,11 @@ import datetime as dt
 import json
 import os
 import random
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import msgspec
-import zlib
 
 ACCOUNTS = ("111111111111", "222222222222", "333333333333")
 REGIONS = ("us-east-1", "eu-west-1")
@@ -46,20 +46,29 @@ def _load_templates(shared: Path) -> dict[str, list[dict]]:
                 e.pop("@version", None)
                 events.append(e)
     docs = shared / "awsdocs-iam-examples"
-    for f in ("iam_userguide_cloudtrail_integration_examples.json",
-              "AssumeRoleWithSAML_WebIdentity_REPAIRED.json"):
+    for f in (
+        "iam_userguide_cloudtrail_integration_examples.json",
+        "AssumeRoleWithSAML_WebIdentity_REPAIRED.json",
+    ):
         events += json.loads((docs / f).read_text())["Records"]
     for line in (shared / "panther-cloudtrail-test-events" / "events_only.jsonl").open():
         e = json.loads(line)
         t = e.get("eventTime")
         if isinstance(t, str) and t.endswith("Z") and "T" in t and e.get("userIdentity"):
             events.append(e)
-    for f in sorted((shared / "custodian-placebo-iam" / "eventbridge-wrapped-cloudtrail").glob("*.json")):
+    for f in sorted(
+        (shared / "custodian-placebo-iam" / "eventbridge-wrapped-cloudtrail").glob("*.json")
+    ):
         e = json.loads(f.read_text()).get("detail")
         if e and e.get("userIdentity") and e.get("eventTime"):
             events.append(e)
-    kinds: dict[str, list[dict]] = {"call": [], "AssumeRole": [], "AssumeRoleWithSAML": [],
-                                    "AssumeRoleWithWebIdentity": [], "ConsoleLogin": []}
+    kinds: dict[str, list[dict]] = {
+        "call": [],
+        "AssumeRole": [],
+        "AssumeRoleWithSAML": [],
+        "AssumeRoleWithWebIdentity": [],
+        "ConsoleLogin": [],
+    }
     for e in events:
         name = e.get("eventName")
         ty = (e.get("userIdentity") or {}).get("type")
@@ -80,19 +89,27 @@ def _principals(rng: random.Random) -> tuple[list[dict], list[dict]]:
     users = []
     for i in range(N_USERS):
         acct = ACCOUNTS[i % len(ACCOUNTS)]
-        users.append({
-            "type": "IAMUser",
-            "principalId": f"AIDA{i:016d}",
-            "arn": f"arn:aws:iam::{acct}:user/team{i % 40}/user{i}",
-            "accountId": acct,
-            "accessKeyId": f"AKIA{rng.getrandbits(64):016X}",
-            "userName": f"user{i}",
-        })
+        users.append(
+            {
+                "type": "IAMUser",
+                "principalId": f"AIDA{i:016d}",
+                "arn": f"arn:aws:iam::{acct}:user/team{i % 40}/user{i}",
+                "accountId": acct,
+                "accessKeyId": f"AKIA{rng.getrandbits(64):016X}",
+                "userName": f"user{i}",
+            }
+        )
     roles = []
     for i in range(N_ROLES):
         acct = ACCOUNTS[i % len(ACCOUNTS)]
-        roles.append({"arn": f"arn:aws:iam::{acct}:role/app/role{i}", "name": f"role{i}",
-                      "account": acct, "id": f"AROA{i:017d}"})
+        roles.append(
+            {
+                "arn": f"arn:aws:iam::{acct}:role/app/role{i}",
+                "name": f"role{i}",
+                "account": acct,
+                "id": f"AROA{i:017d}",
+            }
+        )
     return users, roles
 
 
@@ -104,8 +121,13 @@ def _session_identity(role: dict, session: str) -> dict:
         "accountId": role["account"],
         "accessKeyId": "ASIA" + session[-16:].upper().replace("-", "").rjust(16, "0"),
         "sessionContext": {
-            "sessionIssuer": {"type": "Role", "principalId": role["id"], "arn": role["arn"],
-                              "accountId": role["account"], "userName": role["name"]},
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role["id"],
+                "arn": role["arn"],
+                "accountId": role["account"],
+                "userName": role["name"],
+            },
             "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"},
         },
     }
@@ -171,6 +193,7 @@ class _Gen:
 
         def pick(pop, cw):
             return rng.choices(pop, cum_weights=cw)[0]
+
         for _ in range(n):
             t = when + dt.timedelta(seconds=rng.randrange(300))
             ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -199,8 +222,8 @@ class _Gen:
             e["eventTime"] = ts
             e["awsRegion"] = region
             e["recipientAccountId"] = acct
-            e["eventID"] = "%032x" % rng.getrandbits(128)
-            e["requestID"] = "%032x" % rng.getrandbits(128)
+            e["eventID"] = f"{rng.getrandbits(128):032x}"
+            e["requestID"] = f"{rng.getrandbits(128):032x}"
             e.pop("sharedEventID", None)
             if kind == "AssumeRole":
                 caller, target = rng.choice(self.pairs[acct])
@@ -209,16 +232,22 @@ class _Gen:
                 else:
                     ident = _session_identity(caller, f"{caller['name']}-{when:%Y%m%d%H}")
                 e["userIdentity"] = ident
-                e["requestParameters"] = {"roleArn": target["arn"], "roleSessionName": "s",
-                                          "durationSeconds": 3600}
+                e["requestParameters"] = {
+                    "roleArn": target["arn"],
+                    "roleSessionName": "s",
+                    "durationSeconds": 3600,
+                }
                 if target["account"] != ident["accountId"]:
-                    shared_id = "%032x" % rng.getrandbits(128)
+                    shared_id = f"{rng.getrandbits(128):032x}"
                     e["sharedEventID"] = shared_id
                     o = dict(e)
-                    o["userIdentity"] = {"type": "AWSAccount", "principalId": ident["principalId"],
-                                         "accountId": ident["accountId"]}
+                    o["userIdentity"] = {
+                        "type": "AWSAccount",
+                        "principalId": ident["principalId"],
+                        "accountId": ident["accountId"],
+                    }
                     o["recipientAccountId"] = target["account"]
-                    o["eventID"] = "%032x" % rng.getrandbits(128)
+                    o["eventID"] = f"{rng.getrandbits(128):032x}"
                     foreign.append((target["account"], o))
             elif kind in ("AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"):
                 target = pick(roles, roles_w)
@@ -232,7 +261,9 @@ class _Gen:
                 e["requestParameters"] = rp
             elif kind == "ConsoleLogin":
                 e["userIdentity"] = _plain(pick(users, users_w))
-                e["responseElements"] = {"ConsoleLogin": "Success" if rng.random() < 0.9 else "Failure"}
+                e["responseElements"] = {
+                    "ConsoleLogin": "Success" if rng.random() < 0.9 else "Failure"
+                }
             else:
                 e["userIdentity"] = ident
                 if rng.random() < 0.03:
@@ -251,7 +282,9 @@ def _init(shared: str, seed: int) -> None:
     _GEN = _Gen(Path(shared), seed)
 
 
-def _write(out: Path, acct: str, region: str, when: dt.datetime, seq: int, records: list[dict]) -> int:
+def _write(
+    out: Path, acct: str, region: str, when: dt.datetime, seq: int, records: list[dict]
+) -> int:
     folder = out / "AWSLogs" / acct / "CloudTrail" / region / when.strftime("%Y/%m/%d")
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{acct}_CloudTrail_{region}_{when:%Y%m%dT%H%MZ}_{seq:06d}.json.gz"
@@ -288,14 +321,17 @@ def _day(args) -> tuple[int, int, int]:
     return events, written, files
 
 
-def generate(out: Path, shared: Path, events: int, seed: int = 7, workers: int | None = None) -> dict:
+def generate(
+    out: Path, shared: Path, events: int, seed: int = 7, workers: int | None = None
+) -> dict:
     """Write the corpus under ``out``; returns its size. The role-side copies of cross-account
     assumptions come on top of ``events`` (they are real extra log records)."""
     per_day = max(len(ACCOUNTS) * len(REGIONS), events // DAYS)
     tasks = [(str(out), seed, d, per_day) for d in range(DAYS)]
     total = size = files = 0
-    with ProcessPoolExecutor(workers or os.cpu_count(), initializer=_init,
-                             initargs=(str(shared), seed)) as ex:
+    with ProcessPoolExecutor(
+        workers or os.cpu_count(), initializer=_init, initargs=(str(shared), seed)
+    ) as ex:
         for n, b, f in ex.map(_day, tasks, chunksize=4):
             total, size, files = total + n, size + b, files + f
     return {"events": total, "bytes": size, "files": files}

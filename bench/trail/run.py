@@ -129,27 +129,59 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(cmd: list[str]) -> dict:
+    """Wall-clock seconds, CPU seconds (user + system, the process and its waited-for
+    children) and peak RSS of the process tree, of one command."""
+    import tempfile
+
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    peak = 0
-    done = threading.Event()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        peak = 0
+        done = threading.Event()
 
-    def sample():
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
-            time.sleep(0.01)
+        def sample():
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _tree_rss(proc.pid))
+                time.sleep(0.01)
 
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, err = proc.communicate()
-    elapsed = time.perf_counter() - start
-    done.set()
-    th.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return {"seconds": elapsed, "peak_rss": peak, "stdout": out.decode()}
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        done.set()
+        th.join()
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.read()[-2000:]}")
+        return {
+            "seconds": elapsed,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "peak_rss": peak,
+            "stdout": out.read().decode(),
+        }
+
+
+def calibrate() -> dict:
+    """How much CPU this machine gives now: a CPU-bound loop alone, and two at once."""
+    loop = (
+        "import time\nt = time.perf_counter()\nx = 0\n"
+        "for i in range(10**7): x += i\nprint(time.perf_counter() - t)"
+    )
+    one = float(subprocess.run([sys.executable, "-c", loop], capture_output=True, text=True).stdout)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", loop], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    two = [float(p.communicate()[0]) for p in procs]
+    return {
+        "one_loop_seconds": round(one, 3),
+        "two_loops_seconds": [round(x, 3) for x in two],
+        "parallel_capacity": round(2 * one / max(two), 2),
+    }
 
 
 def ensure_corpus(path: Path, events: int, seed: int) -> dict:
@@ -185,24 +217,49 @@ def bench_corpus(path: Path, info: dict, cores: int, repeat: int) -> dict:
     runs = {
         "floor": [py, me, "--pass", "floor", str(path)],
         "plain": [py, me, "--pass", "plain", str(path)],
-        "dormant_1": [py, "-m", "dormant.trail", "scan", str(path), "--workers", "1",
-                      "--output", os.devnull],
-        f"dormant_{cores}": [py, "-m", "dormant.trail", "scan", str(path), "--workers",
-                             str(cores), "--output", os.devnull],
+        "dormant_1": [
+            py,
+            "-m",
+            "dormant.trail",
+            "scan",
+            str(path),
+            "--workers",
+            "1",
+            "--output",
+            os.devnull,
+        ],
+        f"dormant_{cores}": [
+            py,
+            "-m",
+            "dormant.trail",
+            "scan",
+            str(path),
+            "--workers",
+            str(cores),
+            "--output",
+            os.devnull,
+        ],
     }
-    result = {}
-    for name, cmd in runs.items():
-        best = None
-        for _ in range(repeat):
+    best: dict[str, dict] = {}
+    for _ in range(repeat):  # rounds interleave the passes, so that load hits them all alike
+        for name, cmd in runs.items():
             m = measure(cmd)
-            if best is None or m["seconds"] < best["seconds"]:
-                best = m
-        if name in PASSES:
-            assert int(best["stdout"].strip()) == info["events"], (name, best["stdout"])
+            if name in PASSES:
+                assert int(m["stdout"].strip()) == info["events"], (name, m["stdout"])
+            if name not in best or m["seconds"] < best[name]["seconds"]:
+                best[name] = m
+            cpu = best.get(name + "_cpu")
+            if cpu is None or m["cpu_seconds"] < cpu["cpu_seconds"]:
+                best[name + "_cpu"] = m
+    result = {}
+    for name in runs:
+        b, c = best[name], best[name + "_cpu"]
         result[name] = {
-            "seconds": round(best["seconds"], 3),
-            "events_per_second": round(info["events"] / best["seconds"]),
-            "peak_rss_mb": round(best["peak_rss"] / 2**20, 1),
+            "seconds": round(b["seconds"], 3),
+            "events_per_second": round(info["events"] / b["seconds"]),
+            "cpu_seconds": round(c["cpu_seconds"], 3),
+            "events_per_cpu_second": round(info["events"] / c["cpu_seconds"]),
+            "peak_rss_mb": round(max(best[name]["peak_rss"], c["peak_rss"]) / 2**20, 1),
         }
         print(f"  {name:10s} {result[name]}", flush=True)
     return result
@@ -213,7 +270,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--small", type=int, default=200_000, help="the smaller corpus for memory")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--repeat", type=int, default=2, help="best of N runs of each pass")
+    ap.add_argument("--repeat", type=int, default=3, help="best of N runs of each pass")
     ap.add_argument("--pass", dest="pass_", choices=sorted(PASSES), help=argparse.SUPPRESS)
     ap.add_argument("dir", nargs="?", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -223,20 +280,38 @@ def main() -> None:
         return
     cores = len(os.sched_getaffinity(0))
     sizes = sorted({min(args.small, args.events), args.events})
-    report = {"cores": cores, "python": sys.version.split()[0], "corpora": {}}
+    report = {
+        "cores": cores,
+        "python": sys.version.split()[0],
+        "calibration": calibrate(),
+        "corpora": {},
+    }
+    print(f"calibration: {report['calibration']}", flush=True)
     for n in sizes:
         path = OUT / f"corpus-{n}"
         print(f"corpus of {n} events: {path}", flush=True)
         info = ensure_corpus(path, n, args.seed)
-        print(f"  {info['events']} events, {info['files']} files, "
-              f"{info['bytes'] / 2**20:.0f} MiB gzipped", flush=True)
-        report["corpora"][n] = {"corpus": info, "runs": bench_corpus(path, info, cores, args.repeat)}
+        print(
+            f"  {info['events']} events, {info['files']} files, "
+            f"{info['bytes'] / 2**20:.0f} MiB gzipped",
+            flush=True,
+        )
+        report["corpora"][n] = {
+            "corpus": info,
+            "runs": bench_corpus(path, info, cores, args.repeat),
+        }
     big = report["corpora"][args.events]["runs"]
     one, many = big["dormant_1"], big[f"dormant_{cores}"]
+
+    def ratio(a: dict, b: dict, key: str = "events_per_second") -> float:
+        return round(a[key] / b[key], 2)
+
     ratios = {
-        "one_core_vs_floor": round(one["events_per_second"] / big["floor"]["events_per_second"], 2),
-        "one_core_vs_plain": round(one["events_per_second"] / big["plain"]["events_per_second"], 2),
-        "all_cores_vs_one": round(many["events_per_second"] / one["events_per_second"], 2),
+        "one_core_vs_floor": ratio(one, big["floor"]),
+        "one_core_vs_plain": ratio(one, big["plain"]),
+        "all_cores_vs_one": ratio(many, one),
+        "one_core_vs_floor_cpu": ratio(one, big["floor"], "events_per_cpu_second"),
+        "one_core_vs_plain_cpu": ratio(one, big["plain"], "events_per_cpu_second"),
     }
     report["ratios"] = ratios
     small = report["corpora"][sizes[0]]["runs"]
