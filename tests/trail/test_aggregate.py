@@ -214,3 +214,17 @@ def test_issuer_from_session_arn():
     arn = "arn:aws-us-gov:sts::123456789012:assumed-role/app/i-123"
     assert issuer_from_session_arn(arn) == "arn:aws-us-gov:iam::123456789012:role/app"
     assert issuer_from_session_arn("arn:aws:sts::1:federated-user/bob") is None
+
+
+def test_hot_groups_fold_into_keyed_groups_before_merging():
+    data = json.dumps({"Records": [event(), event(time="2026-01-03T00:00:00Z")]}).encode()
+    items, _ = decode(data)
+    a, b = Partial(), Partial()
+    a.add("f", items)
+    b.add("g", items[:1])
+    assert len(a.hot) == 1 and a.groups == {}
+    a.merge(b)
+    assert a.hot == {} and b.hot == {}
+    ((key, (first, last, n)),) = a.groups.items()
+    assert key[1] == "arn:aws:iam::111111111111:user/alice" and n == 3
+    assert (first.day, last.day) == (2, 3)

@@ -2,7 +2,12 @@
 
 The hot loop groups events by a small tuple of raw fields (identity type, principal, long-term
 key, event source, event name, error) and keeps a count and the earliest and latest time per
-group; everything else (ARN rules, IAM action names, sorting) runs once per group in
+group. It looks groups up by the key's hash (an int compares in one step, where a tuple of
+freshly decoded strings costs a cache miss per string: a fifth of the engine's time) and keeps
+the key beside; two keys would be merged only if their 64-bit hashes collided, about 1 in 10^10
+for the 60,000 groups of a large account. :meth:`Partial.fold` re-keys the groups by the keys
+themselves before partials meet (hashes differ between processes). Everything else (ARN rules,
+IAM action names, sorting) runs once per group in
 :meth:`Partial.evidence`. Partials from different files or processes merge by adding counts and
 taking maxima, so the result does not depend on the order files are read in.
 
@@ -145,6 +150,9 @@ class Partial:
     errors_total: int = 0
     groups: dict[tuple, list] = field(default_factory=dict)
     """(type, principal, AKIA key, source, name, error) -> [first, last, count]."""
+    hot: dict[int, list] = field(default_factory=dict, repr=False)
+    """The hot loop's groups: hash of the key -> [first, last, count, key]; folded into
+    ``groups`` by :meth:`fold` (see the module's docstring)."""
     assume: dict[tuple, list] = field(default_factory=dict)
     """(role, caller, kind, provider, subject, side, caller account) -> [last, count];
     side is ``s`` (logged once), ``c`` (caller's copy) or ``o`` (role owner's copy)."""
@@ -176,8 +184,8 @@ class Partial:
         self.read += len(items)
         if items and type(items[0]) is not Event:
             items, bad = _unwrap_all(items, bad)
-        groups = self.groups
-        get = groups.get
+        hot = self.hot
+        get = hot.get
         filters = self.filters
         filtering = filters.active
         other = OTHER_TYPES
@@ -215,9 +223,10 @@ class Partial:
             if en in special:
                 err = self._special(ev, ty, p, t, en, err)
             key = (ty, p, ak, ev.eventSource, en, err)
-            g = get(key)
+            h = hash(key)
+            g = get(h)
             if g is None:
-                groups[key] = [t, t, 1]
+                hot[h] = [t, t, 1, key]
             else:
                 g[2] += 1
                 if t > g[1]:
@@ -285,7 +294,25 @@ class Partial:
 
     # Merging.
 
+    def fold(self) -> None:
+        """Move the hot loop's groups into ``groups``, keyed by the key itself (hashes are
+        per process, keys are not)."""
+        groups = self.groups
+        for first, last, n, key in self.hot.values():
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [first, last, n]
+            else:
+                g[2] += n
+                if last > g[1]:
+                    g[1] = last
+                if first < g[0]:
+                    g[0] = first
+        self.hot.clear()
+
     def merge(self, other: Partial) -> None:
+        self.fold()
+        other.fold()
         self.read += other.read
         self.skipped += other.skipped
         self.filtered += other.filtered
@@ -324,6 +351,7 @@ class Partial:
             return self._evidence()
 
     def _evidence(self) -> TrailEvidence:
+        self.fold()
         errors = sorted(set(self.errors), key=_error_key)[:MAX_ERRORS]
         first = last = None
         principals: dict[str, dict] = {}

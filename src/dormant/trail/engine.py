@@ -107,6 +107,7 @@ def _worker(tasks, results, filters: Filters) -> None:
                 read_unit(partial, unit)
             except Exception as exc:  # noqa: BLE001 - a bug must not hang the pool
                 partial.file_error(unit[1], f"internal error: {type(exc).__name__}: {exc}")
+    partial.fold()
     results.put(partial)
 
 
