@@ -176,3 +176,10 @@ def test_output_is_the_same_bytes_whatever_the_workers(data_dir):
     one = scan(paths, workers=1).to_json()
     two = scan(paths, workers=2).to_json()
     assert one == two
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_the_standard_library_writes_the_same_bytes_as_msgspec(evidence, name, monkeypatch):
+    fast = evidence[name].to_json_bytes()
+    monkeypatch.setitem(__import__("sys").modules, "msgspec", None)  # as in Lambda
+    assert evidence[name].to_json_bytes() == fast

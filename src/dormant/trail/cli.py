@@ -147,12 +147,15 @@ def scan_cmd(
             from . import engine as local
 
             evidence = local.run(units, filters, workers).evidence()
-    text = evidence.to_json() if fmt == "json" else render_table(evidence)
+    data = evidence.to_json_bytes() if fmt == "json" else render_table(evidence).encode()
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(output, "wb") as fh:
+            fh.write(data)
     else:
-        click.echo(text, nl=False)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    del data
     _warn(evidence.errors, evidence.errors_total, evidence.events_skipped)
     if strict and evidence.errors_total:
         sys.exit(EXIT_INCOMPLETE)
