@@ -183,3 +183,10 @@ def test_the_standard_library_writes_the_same_bytes_as_msgspec(evidence, name, m
     fast = evidence[name].to_json_bytes()
     monkeypatch.setitem(__import__("sys").modules, "msgspec", None)  # as in Lambda
     assert evidence[name].to_json_bytes() == fast
+
+
+def test_write_json_writes_the_same_bytes(evidence, tmp_path):
+    path = tmp_path / "ev.json"
+    with open(path, "wb") as fh:
+        evidence["awsdocs"].write_json(fh)
+    assert path.read_bytes() == evidence["awsdocs"].to_json_bytes()

@@ -147,18 +147,23 @@ def scan_cmd(
             from . import engine as local
 
             evidence = local.run(units, filters, workers).evidence()
-    data = evidence.to_json_bytes() if fmt == "json" else render_table(evidence).encode()
     if output:
         with open(output, "wb") as fh:
-            fh.write(data)
+            _write(evidence, fmt, fh)
     else:
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        _write(evidence, fmt, sys.stdout.buffer)
         sys.stdout.buffer.flush()
-    del data
     _warn(evidence.errors, evidence.errors_total, evidence.events_skipped)
     if strict and evidence.errors_total:
         sys.exit(EXIT_INCOMPLETE)
+
+
+def _write(evidence, fmt: str, fh) -> None:
+    if fmt == "json":
+        evidence.write_json(fh)
+    else:
+        fh.write(render_table(evidence).encode())
 
 
 def _check_paths(sources) -> None:

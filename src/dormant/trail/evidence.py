@@ -19,7 +19,7 @@ MAX_ERRORS = 1000
 counts them all."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrailError:
     """A file or record that could not be used."""
 
@@ -31,7 +31,7 @@ class TrailError:
     """One line saying what was wrong; never a value from the event."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimeRange:
     """The earliest and latest event time among the events used."""
 
@@ -41,7 +41,7 @@ class TimeRange:
     """ISO-8601 UTC, or None when no event was used."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoleCaller:
     """Who assumed a role, and how often."""
 
@@ -63,7 +63,7 @@ class RoleCaller:
     """The federated subject (user name), for federated callers."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoleAssumption:
     """A role that was the target of successful AssumeRole, AssumeRoleWithSAML or
     AssumeRoleWithWebIdentity calls."""
@@ -78,7 +78,7 @@ class RoleAssumption:
     """Who assumed it, sorted by caller then kind."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionUse:
     """One API action a principal called."""
 
@@ -98,7 +98,7 @@ class ActionUse:
     """The latest failed call, ISO-8601 UTC."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PrincipalActivity:
     """Everything one principal did."""
 
@@ -116,7 +116,7 @@ class PrincipalActivity:
     """Per (event_source, event_name), sorted."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessKeyUse:
     """A long-term access key (``AKIA``) seen signing requests."""
 
@@ -130,7 +130,7 @@ class AccessKeyUse:
     """Events signed with it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConsoleLoginUse:
     """Successful console sign-ins by an IAM user or root: the password's last use."""
 
@@ -142,7 +142,7 @@ class ConsoleLoginUse:
     """Successful sign-ins."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrailEvidence:
     """What CloudTrail says about who used what, with what could not be read."""
 
@@ -178,6 +178,19 @@ class TrailEvidence:
     def to_json(self) -> str:
         """The JSON form, indented by 2; the same evidence gives the same text."""
         return self.to_json_bytes().decode("utf-8")
+
+    def write_json(self, fh) -> None:
+        """Write :meth:`to_json_bytes` to a binary file, holding as few copies as possible."""
+        try:
+            import msgspec
+        except ImportError:
+            fh.write(self.to_json_bytes())
+            return
+        raw = msgspec.json.encode(self)
+        out = msgspec.json.format(raw, indent=2)
+        del raw
+        fh.write(out)
+        fh.write(b"\n")
 
     def to_json_bytes(self) -> bytes:
         """:meth:`to_json` as UTF-8 bytes, without the copies a ``str`` costs (the evidence of
