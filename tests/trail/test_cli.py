@@ -192,3 +192,12 @@ def test_importing_the_trail_package_imports_no_heavy_dependency():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sql_command_applies_the_filters(runner, data_dir):
+    q = "SELECT count(*) AS n FROM events"
+    args = ["sql", str(SAMPLES["stratus"]), "-q", q, "--format", "csv"]
+    assert runner.invoke(trail, args).stdout.splitlines() == ["n", "310"]
+    res = runner.invoke(trail, [*args, "--start", "2024-11-01"])
+    n = int(res.stdout.splitlines()[1])
+    assert 0 < n < 310

@@ -140,15 +140,22 @@ def resolve_principal(raw: str | None) -> str | None:
 
 @dataclass
 class Partial:
-    """A mergeable aggregate of some files' events."""
+    """A mergeable aggregate of some files' events (mutable: it is the accumulator)."""
 
     filters: Filters = field(default_factory=Filters)
+    """What to keep of each record."""
     read: int = 0
+    """Records read."""
     skipped: int = 0
+    """Records that could not be used."""
     filtered: int = 0
+    """Records outside the filters."""
     files: int = 0
+    """Files (objects, pages) read, failed ones included."""
     errors: list[tuple[str, int | None, str]] = field(default_factory=list)
+    """(file, record, message), trimmed to the first ``MAX_ERRORS`` now and then."""
     errors_total: int = 0
+    """All errors, kept or trimmed."""
     groups: dict[tuple, list] = field(default_factory=dict)
     """(type, principal, AKIA key, source, name, error) -> [first, last, count]."""
     hot: dict[int, list] = field(default_factory=dict, repr=False)

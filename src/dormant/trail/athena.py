@@ -186,7 +186,7 @@ class AthenaError(RuntimeError):
     """A query failed, was cancelled, or did not finish in time."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class AthenaEngine:
     """Runs queries in Athena and reads their results back."""
 
@@ -201,9 +201,13 @@ class AthenaEngine:
     output_location: str | None = None
     """``s3://`` where Athena writes results, unless the workgroup sets it."""
     poll_seconds: float = 1.0
+    """Seconds between GetQueryExecution calls while a query runs."""
     timeout_seconds: float = 1800.0
+    """How long a query may run before it is given up as an error."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    """Waits between polls; tests pass one that does not."""
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    """Measures the timeout."""
 
     def execute(self, sql: str) -> str:
         """Start a query and wait for it; returns its execution id."""

@@ -263,7 +263,7 @@ def sql_cmd(
     from . import duck
     from .api import LOOKUP_EVENTS, iter_units, make_filters, resolve_sources
 
-    _filters, prune = make_filters(accounts, regions, start, end)
+    filters, prune = make_filters(accounts, regions, start, end)
     _check_paths(sources)
     session = None
     if any(s.startswith("s3://") or s == LOOKUP_EVENTS for s in sources):
@@ -272,7 +272,7 @@ def sql_cmd(
     with tempfile.TemporaryDirectory(prefix="dormant-sql-") as workdir:
         con = duck.connect(workdir)
         try:
-            loaded = duck.load(con, iter_units(resolved, prune), workdir)
+            loaded = duck.load(con, iter_units(resolved, prune), workdir, filters)
             cur = con.execute(query)
             cols = [d[0] for d in cur.description or ()]
             rows = cur.fetchall()

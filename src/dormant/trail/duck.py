@@ -76,52 +76,95 @@ FROM cloudtrail
 
 
 class _Issuer(msgspec.Struct, omit_defaults=True):
+    """Mirrors the like-named part of Athena's CloudTrail table."""
+
     type: str | None = None
+    """The ``type`` column."""
     arn: str | None = None
+    """The ``arn`` column."""
 
 
 class _Context(msgspec.Struct, omit_defaults=True):
+    """Mirrors the like-named part of Athena's CloudTrail table."""
+
     sessionissuer: _Issuer | None = None
+    """The ``sessionissuer`` column."""
 
 
 class _Identity(msgspec.Struct, omit_defaults=True):
+    """Mirrors the like-named part of Athena's CloudTrail table."""
+
     type: str | None = None
+    """The ``type`` column."""
     principalid: str | None = None
+    """The ``principalid`` column."""
     arn: str | None = None
+    """The ``arn`` column."""
     accountid: str | None = None
+    """The ``accountid`` column."""
     invokedby: str | None = None
+    """The ``invokedby`` column."""
     accesskeyid: str | None = None
+    """The ``accesskeyid`` column."""
     username: str | None = None
+    """The ``username`` column."""
     identityprovider: str | None = None
+    """The ``identityprovider`` column."""
     sessioncontext: _Context | None = None
+    """The ``sessioncontext`` column."""
 
 
 class _Resource(msgspec.Struct):
+    """Mirrors the like-named part of Athena's CloudTrail table."""
+
     ARN: str | None = None
+    """The ``ARN`` column."""
     accountId: str | None = None
+    """The ``accountId`` column."""
     type: str | None = None
+    """The ``type`` column."""
 
 
 class _OutResource(msgspec.Struct):
+    """Mirrors the like-named part of Athena's CloudTrail table."""
+
     arn: str | None
+    """The ``arn`` column."""
     accountid: str | None
+    """The ``accountid`` column."""
     type: str | None
+    """The ``type`` column."""
 
 
 class _Row(msgspec.Struct):
+    """Mirrors the like-named part of Athena's CloudTrail table."""
+
     eventtime: str | None
+    """The ``eventtime`` column."""
     eventsource: str | None
+    """The ``eventsource`` column."""
     eventname: str | None
+    """The ``eventname`` column."""
     errorcode: str | None
+    """The ``errorcode`` column."""
     awsregion: str | None
+    """The ``awsregion`` column."""
     recipientaccountid: str | None
+    """The ``recipientaccountid`` column."""
     sharedeventid: str | None
+    """The ``sharedeventid`` column."""
     useridentity: _Identity | None
+    """The ``useridentity`` column."""
     requestparameters: str | None
+    """The ``requestparameters`` column."""
     responseelements: str | None
+    """The ``responseelements`` column."""
     resources: list[_OutResource] | None
+    """The ``resources`` column."""
     file: str = msgspec.field(name="_file")
+    """The ``_file`` column."""
     record: int = msgspec.field(name="_record")
+    """The ``_record`` column."""
 
 
 _RESOURCES = msgspec.json.Decoder(list[_Resource] | None)
@@ -198,11 +241,14 @@ def _resources(raw: msgspec.Raw) -> list[_OutResource] | None:
     return [_OutResource(r.ARN, r.accountId, r.type) for r in res]
 
 
-def load(con, units: Iterable[tuple], workdir: str) -> Partial:
+def load(con, units: Iterable[tuple], workdir: str, filters: Filters | None = None) -> Partial:
     """Read every unit into the ``cloudtrail`` table of ``con`` and create the ``events`` view.
 
-    Returns a :class:`Partial` holding only the file-level errors (and the count of files).
+    With ``filters``, events outside them are left out (events with no usable time stay, for
+    SQL to see). Returns a :class:`Partial` holding only the file-level errors (and the count of
+    files).
     """
+    filtering = filters is not None and filters.active
     errors = Partial()
     path = os.path.join(workdir, "events.jsonl")
     enc = msgspec.json.Encoder()
@@ -228,7 +274,12 @@ def load(con, units: Iterable[tuple], workdir: str) -> Partial:
                 continue
             errors.files += 1
             for i, item in enumerate(items):
-                enc.encode_into(_row(unwrap(item), name, i), buf, -1)
+                ev = unwrap(item)
+                if filtering and ev is not None:
+                    t = ev.eventTime or ev.timestamp
+                    if t is not None and not filters.keep(ev, t):
+                        continue
+                enc.encode_into(_row(ev, name, i), buf, -1)
                 buf.extend(b"\n")
                 if len(buf) > 1 << 20:
                     out.write(buf)

@@ -57,8 +57,11 @@ class KeyInfo:
     """Where a key sits in the layout."""
 
     account: str
+    """The 12-digit account id."""
     region: str
+    """The region name."""
     day: dt.date
+    """The day the file's events belong to (UTC)."""
 
 
 def parse_key(key: str) -> KeyInfo | None:

@@ -115,27 +115,34 @@ class RawTop(msgspec.Struct):
     """A JSON object file with its records left undecoded, for the record-by-record path."""
 
     Records: list[msgspec.Raw] | None = None
+    """A log file's records, each undecoded."""
     Events: list[msgspec.Raw] | None = None
+    """A LookupEvents result's events, each undecoded."""
 
 
 class AssumeParams(msgspec.Struct):
     """The ``requestParameters`` of AssumeRole* that name the target and provider."""
 
     roleArn: str | None = None
+    """The role to assume."""
     principalArn: str | None = None
+    """The SAML provider (AssumeRoleWithSAML)."""
 
 
 class Resource(msgspec.Struct):
     """One entry of ``resources``."""
 
     ARN: str | None = None
+    """The resource's ARN."""
     type: str | None = None
+    """The resource type, such as ``AWS::IAM::Role``."""
 
 
 class ConsoleLoginResponse(msgspec.Struct):
     """``responseElements`` of ConsoleLogin: only the outcome."""
 
     ConsoleLogin: str | None = None
+    """``Success`` or ``Failure``."""
 
 
 _TOP = msgspec.json.Decoder(Top)

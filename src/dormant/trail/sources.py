@@ -75,7 +75,9 @@ class S3Source:
     """
 
     bucket: str
+    """The bucket name."""
     prefix: str
+    """The key prefix (may be empty, a folder ending in ``/``, or one object's key)."""
     client: Any = field(compare=False, repr=False)
     """A boto3 S3 client, or an ``AccountSession``."""
     fetch_threads: int = 8
