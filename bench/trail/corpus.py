@@ -137,6 +137,11 @@ def _plain(user: dict) -> dict:
     return {k: v for k, v in user.items() if not k.startswith("profile")}
 
 
+def _flat(n: int) -> list[float]:
+    """Cumulative equal weights: the worst case, every principal and action as likely."""
+    return [float(i) for i in range(1, n + 1)]
+
+
 def _zipf(n: int) -> list[float]:
     """Cumulative Zipf weights (1/rank) for ``n`` items."""
     out, total = [], 0.0
@@ -147,7 +152,7 @@ def _zipf(n: int) -> list[float]:
 
 
 class _Gen:
-    def __init__(self, shared: Path, seed: int) -> None:
+    def __init__(self, shared: Path, seed: int, uniform: bool = False) -> None:
         rng = random.Random(seed)
         self.t = _load_templates(shared)
         self.users, self.roles = _principals(rng)
@@ -175,9 +180,10 @@ class _Gen:
             rs = [r for r in self.roles if r["account"] == a]
             rng.shuffle(us)
             rng.shuffle(rs)
-            self.by_acct[a] = (us, _zipf(len(us)), rs, _zipf(len(rs)))
+            weights = _flat if uniform else _zipf
+            self.by_acct[a] = (us, weights(len(us)), rs, weights(len(rs)))
         for p in self.users + self.roles:
-            p["profile_w"] = _zipf(len(p["profile"]))
+            p["profile_w"] = (_flat if uniform else _zipf)(len(p["profile"]))
         # (caller, role) pairs by the caller's account: where the caller's copy is logged.
         self.pairs: dict[str, list] = {a: [] for a in ACCOUNTS}
         for r in self.roles:
@@ -277,9 +283,9 @@ class _Gen:
 _GEN: _Gen | None = None
 
 
-def _init(shared: str, seed: int) -> None:
+def _init(shared: str, seed: int, uniform: bool) -> None:
     global _GEN
-    _GEN = _Gen(Path(shared), seed)
+    _GEN = _Gen(Path(shared), seed, uniform)
 
 
 def _write(
@@ -322,7 +328,12 @@ def _day(args) -> tuple[int, int, int]:
 
 
 def generate(
-    out: Path, shared: Path, events: int, seed: int = 7, workers: int | None = None
+    out: Path,
+    shared: Path,
+    events: int,
+    seed: int = 7,
+    workers: int | None = None,
+    uniform: bool = False,
 ) -> dict:
     """Write the corpus under ``out``; returns its size. The role-side copies of cross-account
     assumptions come on top of ``events`` (they are real extra log records)."""
@@ -330,7 +341,7 @@ def generate(
     tasks = [(str(out), seed, d, per_day) for d in range(DAYS)]
     total = size = files = 0
     with ProcessPoolExecutor(
-        workers or os.cpu_count(), initializer=_init, initargs=(str(shared), seed)
+        workers or os.cpu_count(), initializer=_init, initargs=(str(shared), seed, uniform)
     ) as ex:
         for n, b, f in ex.map(_day, tasks, chunksize=4):
             total, size, files = total + n, size + b, files + f

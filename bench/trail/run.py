@@ -184,11 +184,12 @@ def calibrate() -> dict:
     }
 
 
-def ensure_corpus(path: Path, events: int, seed: int) -> dict:
+def ensure_corpus(path: Path, events: int, seed: int, uniform: bool = False) -> dict:
     manifest = path.with_suffix(".manifest.json")
     if manifest.exists():
         info = json.loads(manifest.read_text())
-        if info.get("requested") == events and info.get("seed") == seed:
+        same = info.get("uniform", False) == uniform
+        if info.get("requested") == events and info.get("seed") == seed and same:
             return info
     import shutil
 
@@ -198,8 +199,13 @@ def ensure_corpus(path: Path, events: int, seed: int) -> dict:
     from corpus import generate
 
     t0 = time.perf_counter()
-    info = generate(path, SHARED, events, seed)
-    info.update(requested=events, seed=seed, generate_seconds=round(time.perf_counter() - t0, 1))
+    info = generate(path, SHARED, events, seed, uniform=uniform)
+    info.update(
+        requested=events,
+        seed=seed,
+        uniform=uniform,
+        generate_seconds=round(time.perf_counter() - t0, 1),
+    )
     manifest.write_text(json.dumps(info))
     return info
 
@@ -271,6 +277,11 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=200_000, help="the smaller corpus for memory")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs of each pass")
+    ap.add_argument(
+        "--uniform",
+        action="store_true",
+        help="every principal and action equally likely (the worst case) instead of Zipf",
+    )
     ap.add_argument("--pass", dest="pass_", choices=sorted(PASSES), help=argparse.SUPPRESS)
     ap.add_argument("dir", nargs="?", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -288,7 +299,7 @@ def main() -> None:
     }
     print(f"calibration: {report['calibration']}", flush=True)
     for n in sizes:
-        path = OUT / f"corpus-{n}"
+        path = OUT / (f"corpus-{n}" + ("-uniform" if args.uniform else ""))
         print(f"corpus of {n} events: {path}", flush=True)
         info = ensure_corpus(path, n, args.seed)
         print(
@@ -321,7 +332,9 @@ def main() -> None:
     }
     print(json.dumps({"ratios": ratios, "peak_rss_mb_all_cores": report["peak_rss_mb"]}, indent=2))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+    report["uniform"] = args.uniform
+    name = "results-uniform.json" if args.uniform else "results.json"
+    (OUT / name).write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
