@@ -102,7 +102,42 @@ def pass_plain(root: str) -> int:
     return n
 
 
-PASSES = {"floor": pass_floor, "plain": pass_plain}
+def pass_duckdb(root: str) -> int:
+    """DuckDB's read_json over the same files into a table, then the shared aggregation SQL."""
+    import duckdb
+
+    from dormant.trail.aggregate import Filters
+    from dormant.trail.sql import queries, to_duckdb
+
+    ui = (
+        "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, "
+        "invokedBy VARCHAR, accessKeyId VARCHAR, userName VARCHAR, identityProvider VARCHAR, "
+        "sessionContext STRUCT(sessionIssuer STRUCT(type VARCHAR, arn VARCHAR)))"
+    )
+    rec = (
+        "STRUCT(eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, errorCode VARCHAR, "
+        "awsRegion VARCHAR, recipientAccountId VARCHAR, sharedEventID VARCHAR, "
+        f"userIdentity {ui}, requestParameters VARCHAR, responseElements VARCHAR, "
+        "resources STRUCT(ARN VARCHAR, accountId VARCHAR, type VARCHAR)[])"
+    )
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE cloudtrail AS SELECT r.eventTime AS eventtime, r.eventSource AS eventsource,"
+        " r.eventName AS eventname, r.errorCode AS errorcode, r.awsRegion AS awsregion,"
+        " r.recipientAccountId AS recipientaccountid, r.sharedEventID AS sharedeventid,"
+        " r.userIdentity AS useridentity, r.requestParameters AS requestparameters,"
+        " r.responseElements AS responseelements, r.resources AS resources"
+        " FROM (SELECT unnest(Records) AS r FROM read_json(?, format = 'auto',"
+        f" columns = {{Records: '{rec}[]'}}, maximum_object_size = 268435456))",
+        [f"{root}/**/*.json.gz"],
+    )
+    rows = {
+        n: con.execute(to_duckdb(q)).fetchall() for n, q in queries("cloudtrail", Filters()).items()
+    }
+    return sum(int(n) for _reason, _kept, n in rows["counts"])
+
+
+PASSES = {"floor": pass_floor, "plain": pass_plain, "duckdb": pass_duckdb}
 
 
 # ---- measuring -------------------------------------------------------------------------------
@@ -216,11 +251,13 @@ def warm(path: Path) -> None:
             fh.read()
 
 
-def bench_corpus(path: Path, info: dict, cores: int, repeat: int) -> dict:
+def bench_corpus(path: Path, info: dict, cores: int, repeat: int, duck: bool = False) -> dict:
     py = sys.executable
     me = str(Path(__file__).resolve())
     warm(path)
+    extra = {"duckdb": [py, me, "--pass", "duckdb", str(path)]} if duck else {}
     runs = {
+        **extra,
         "floor": [py, me, "--pass", "floor", str(path)],
         "plain": [py, me, "--pass", "plain", str(path)],
         "dormant_1": [
@@ -278,6 +315,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs of each pass")
     ap.add_argument(
+        "--with-duckdb",
+        action="store_true",
+        help="also time DuckDB's read_json with the same SQL (on the small corpus only: slow)",
+    )
+    ap.add_argument(
         "--uniform",
         action="store_true",
         help="every principal and action equally likely (the worst case) instead of Zipf",
@@ -309,7 +351,9 @@ def main() -> None:
         )
         report["corpora"][n] = {
             "corpus": info,
-            "runs": bench_corpus(path, info, cores, args.repeat),
+            "runs": bench_corpus(
+                path, info, cores, args.repeat, duck=args.with_duckdb and n == sizes[0]
+            ),
         }
     big = report["corpora"][args.events]["runs"]
     one, many = big["dormant_1"], big[f"dormant_{cores}"]
