@@ -201,3 +201,9 @@ def test_sql_command_applies_the_filters(runner, data_dir):
     res = runner.invoke(trail, [*args, "--start", "2024-11-01"])
     n = int(res.stdout.splitlines()[1])
     assert 0 < n < 310
+
+
+def test_a_bad_time_is_a_usage_error(runner, data_dir):
+    res = runner.invoke(trail, ["scan", str(SAMPLES["otrf"]), "--start", "last tuesday"])
+    assert res.exit_code == 2
+    assert "is not a date" in res.stderr

@@ -25,6 +25,20 @@ def _aws_options(fn):
     return fn
 
 
+def _time_option(ctx, param, value):
+    if value is None:
+        return None
+    from .api import parse_time
+
+    try:
+        parse_time(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-01-31) or an ISO-8601 time (2026-01-31T12:00:00Z)"
+        ) from None
+    return value
+
+
 def _filter_options(fn):
     fn = click.option(
         "--account", "accounts", multiple=True, help="Keep this account (repeatable)."
@@ -32,8 +46,12 @@ def _filter_options(fn):
     fn = click.option("--region", "regions", multiple=True, help="Keep this region (repeatable).")(
         fn
     )
-    fn = click.option("--start", help="First time kept: a date or ISO-8601 time (UTC).")(fn)
-    fn = click.option("--end", help="End (exclusive; a date includes that whole day).")(fn)
+    fn = click.option(
+        "--start", callback=_time_option, help="First time kept: a date or ISO-8601 time (UTC)."
+    )(fn)
+    fn = click.option(
+        "--end", callback=_time_option, help="End (exclusive; a date includes that whole day)."
+    )(fn)
     return fn
 
 
