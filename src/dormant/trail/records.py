@@ -25,7 +25,7 @@ Time = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 """An RFC 3339 time with a zone; a time without one is not guessed at."""
 
 
-class SessionIssuer(msgspec.Struct, gc=False):
+class SessionIssuer(msgspec.Struct, gc=False, frozen=True):
     """``userIdentity.sessionContext.sessionIssuer``: who issued temporary credentials."""
 
     type: str | None = None
@@ -34,14 +34,14 @@ class SessionIssuer(msgspec.Struct, gc=False):
     """The role's (or the federating user's) ARN, with its path."""
 
 
-class SessionContext(msgspec.Struct, gc=False):
+class SessionContext(msgspec.Struct, gc=False, frozen=True):
     """``userIdentity.sessionContext``; only the issuer is needed."""
 
     sessionIssuer: SessionIssuer | None = None
     """The role or user behind the session."""
 
 
-class UserIdentity(msgspec.Struct, gc=False):
+class UserIdentity(msgspec.Struct, gc=False, frozen=True):
     """The fields of ``userIdentity`` that attribute an event to a principal."""
 
     type: str | None = None
@@ -64,7 +64,7 @@ class UserIdentity(msgspec.Struct, gc=False):
     """The session's issuer, for temporary credentials."""
 
 
-class Event(msgspec.Struct, gc=False):
+class Event(msgspec.Struct, gc=False, frozen=True):
     """One CloudTrail event, only the fields the evidence needs."""
 
     eventTime: Time | None = None
@@ -93,7 +93,7 @@ class Event(msgspec.Struct, gc=False):
     """Unparsed; decoded for AssumeRole* events that lack ``requestParameters.roleArn``."""
 
 
-class Item(Event, gc=False):
+class Item(Event, gc=False, frozen=True):
     """An element of any CloudTrail shape: an event, or a wrapper holding one."""
 
     detail: Event | None = None
@@ -102,7 +102,7 @@ class Item(Event, gc=False):
     """The event of a LookupEvents result, as JSON text."""
 
 
-class Top(Item, gc=False):
+class Top(Item, gc=False, frozen=True):
     """A whole JSON object file: a log file, a LookupEvents result or one item."""
 
     Records: list[Event] | None = None
@@ -111,7 +111,7 @@ class Top(Item, gc=False):
     """A LookupEvents result's events."""
 
 
-class RawTop(msgspec.Struct):
+class RawTop(msgspec.Struct, frozen=True):
     """A JSON object file with its records left undecoded, for the record-by-record path."""
 
     Records: list[msgspec.Raw] | None = None
@@ -120,7 +120,7 @@ class RawTop(msgspec.Struct):
     """A LookupEvents result's events, each undecoded."""
 
 
-class AssumeParams(msgspec.Struct):
+class AssumeParams(msgspec.Struct, frozen=True):
     """The ``requestParameters`` of AssumeRole* that name the target and provider."""
 
     roleArn: str | None = None
@@ -129,7 +129,7 @@ class AssumeParams(msgspec.Struct):
     """The SAML provider (AssumeRoleWithSAML)."""
 
 
-class Resource(msgspec.Struct):
+class Resource(msgspec.Struct, frozen=True):
     """One entry of ``resources``."""
 
     ARN: str | None = None
@@ -138,7 +138,7 @@ class Resource(msgspec.Struct):
     """The resource type, such as ``AWS::IAM::Role``."""
 
 
-class ConsoleLoginResponse(msgspec.Struct):
+class ConsoleLoginResponse(msgspec.Struct, frozen=True):
     """``responseElements`` of ConsoleLogin: only the outcome."""
 
     ConsoleLogin: str | None = None
