@@ -169,3 +169,21 @@ def test_denied_calls_prove_use_but_are_not_successful_use(tmp_path):
 def test_user_helper_identities_keep_their_keys(tmp_path):
     ev = _one(tmp_path, "a.json", json.dumps([event(identity=user("bob"))]).encode())
     assert [k.access_key_id for k in ev.access_keys] == ["AKIABOB0000000000000"]
+
+
+def test_many_bad_records_keep_their_positions(tmp_path):
+    records = [event(identity={"type": "Martian"}) if i % 3 == 0 else event() for i in range(3000)]
+    ev = _one(tmp_path, "a.json", json.dumps({"Records": records}).encode())
+    assert ev.events_skipped == 1000 and ev.errors_total == 1000
+    assert [e.record for e in ev.errors] == list(range(0, 3000, 3))
+    assert _alice(ev).count == 2000
+
+
+def test_logstash_timestamps_keep_every_event(tmp_path):
+    lines = []
+    for _ in range(500):
+        e = event(time="2026-01-02T03:04:05Z")
+        e["@timestamp"] = e.pop("eventTime")
+        lines.append(json.dumps(e))
+    ev = _one(tmp_path, "a.jsonl", "\n".join(lines).encode())
+    assert _alice(ev).count == 500 and ev.errors == ()

@@ -166,6 +166,10 @@ class Partial:
     side is ``s`` (logged once), ``c`` (caller's copy) or ``o`` (role owner's copy)."""
     console: dict[str, list] = field(default_factory=dict)
     """user ARN -> [last, count] of successful console sign-ins."""
+    _positions_of: list | None = field(default=None, repr=False, compare=False)
+    """The file whose record positions ``_positions`` maps (while it is being added)."""
+    _positions: dict[int, int] | None = field(default=None, repr=False, compare=False)
+    """id(record) -> position in its file, built at a file's first error."""
 
     # Reading.
 
@@ -221,7 +225,7 @@ class Partial:
             elif ty in other:
                 p = ak = None
             else:
-                self._skip(file, _index(items, ev), _type_problem(ty))
+                self._skip(file, self._position(items, ev), _type_problem(ty))
                 continue
             if filtering and not filters.keep(ev, t):
                 self.filtered += 1
@@ -241,20 +245,29 @@ class Partial:
                     g[1] = t
                 elif t < g[0]:
                     g[0] = t
+        self._positions_of = self._positions = None
 
     def _slow_checks(self, file: str, items, ev: Event, bad: dict[int, str] | None):
         """The time of an event with no ``eventTime`` (Logstash's ``@timestamp``), or None when
         the event is skipped (no usable time, no identity)."""
         t = ev.eventTime or ev.timestamp
-        i = _index(items, ev)
+        if t is not None and ev.userIdentity is not None:
+            return t
+        i = self._position(items, ev)
         if t is None:
             reason = bad.get(i) if bad else None
             self._skip(file, i, reason or "no usable time: the record has no eventTime")
-            return None
-        if ev.userIdentity is None:
+        else:
             self._skip(file, i, "the record has no userIdentity")
-            return None
-        return t
+        return None
+
+    def _position(self, items: list, ev) -> int:
+        """The position of ``ev`` in its file, for an error. The hot loop does not count
+        positions; the first error of a file maps them all at once."""
+        if self._positions_of is not items:
+            self._positions_of = items
+            self._positions = {id(x): i for i, x in enumerate(items)}
+        return self._positions[id(ev)]
 
     def _skip(self, file: str, index: int, message: str) -> None:
         self.skipped += 1
@@ -492,14 +505,6 @@ def _unwrap_all(items: list[Item], bad: dict[int, str] | None):
             ev = Event()
         out.append(ev)
     return out, bad
-
-
-def _index(items: list, ev) -> int:
-    """The position of ``ev`` in ``items`` (by identity), for an error; only on slow paths."""
-    for i, x in enumerate(items):
-        if x is ev:
-            return i
-    return -1
 
 
 def _account_caller(acct: str | None) -> tuple:
