@@ -187,3 +187,18 @@ def test_logstash_timestamps_keep_every_event(tmp_path):
         lines.append(json.dumps(e))
     ev = _one(tmp_path, "a.jsonl", "\n".join(lines).encode())
     assert _alice(ev).count == 500 and ev.errors == ()
+
+
+def test_undecodable_lookup_event_text_is_skipped_with_its_position(tmp_path):
+    page = {
+        "Events": [
+            {"CloudTrailEvent": json.dumps(event())},
+            {"CloudTrailEvent": "{not json"},
+            {"CloudTrailEvent": json.dumps(event())},
+        ]
+    }
+    ev = _one(tmp_path, "a.json", json.dumps(page).encode())
+    assert _alice(ev).count == 2
+    assert [(e.record, e.message) for e in ev.errors] == [
+        (1, "LookupEvents CloudTrailEvent is not a decodable event")
+    ]

@@ -497,10 +497,12 @@ def _unwrap_all(items: list[Item], bad: dict[int, str] | None):
     """The events inside envelopes and LookupEvents results, position for position: one that
     cannot be decoded becomes an empty event, skipped with its reason."""
     out: list[Event] = []
+    copied = False
     for i, item in enumerate(items):
         ev = unwrap(item)
         if ev is None:
-            bad = dict(bad or {})
+            if not copied:
+                bad, copied = dict(bad or {}), True
             bad[i] = "LookupEvents CloudTrailEvent is not a decodable event"
             ev = Event()
         out.append(ev)
