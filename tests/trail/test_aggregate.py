@@ -7,7 +7,8 @@ import json
 import pytest
 
 from dormant.trail import scan
-from dormant.trail.aggregate import Filters, Partial, issuer_from_session_arn
+from dormant.trail.aggregate import Filters, Partial
+from dormant.trail.identity import issuer_from_session_arn
 from dormant.trail.records import decode
 
 from .conftest import event, role_session, user

@@ -7,9 +7,9 @@ freshly decoded strings costs a cache miss per string: a fifth of the engine's t
 the key beside; two keys would be merged only if their 64-bit hashes collided, about 1 in 10^10
 for the 60,000 groups of a large account. :meth:`Partial.fold` re-keys the groups by the keys
 themselves before partials meet (hashes differ between processes). Everything else (ARN rules,
-IAM action names, sorting) runs once per group in
-:meth:`Partial.evidence`. Partials from different files or processes merge by adding counts and
-taking maxima, so the result does not depend on the order files are read in.
+IAM action names, sorting) runs once per group, in :mod:`dormant.trail.finalize`. Partials from
+different files or processes merge by adding counts and taking maxima, so the result does not
+depend on the order files are read in.
 
 Cross-account assumptions. AWS logs a cross-account AssumeRole in both accounts with one
 ``sharedEventID``: in the caller's account with the caller's full identity, in the role's
@@ -28,45 +28,17 @@ import gc
 from dataclasses import dataclass, field
 from sys import intern
 
-import msgspec
-
-from .actions import iam_action
-from .evidence import (
-    MAX_ERRORS,
-    AccessKeyUse,
-    ActionUse,
-    ConsoleLoginUse,
-    PrincipalActivity,
-    RoleAssumption,
-    RoleCaller,
-    TimeRange,
-    TrailError,
-    TrailEvidence,
+from .evidence import MAX_ERRORS, TrailEvidence
+from .finalize import bump, error_key
+from .identity import (
+    CROSS_ACCOUNT_CALLER_TYPES,
+    OTHER_TYPES,
+    PRINCIPAL_TYPES,
 )
 from .records import Event, Item, assume_params, console_login_result, role_resources, unwrap
 
 ASSUME_EVENTS = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
 SPECIAL_EVENTS = ASSUME_EVENTS | {"ConsoleLogin"}
-
-PRINCIPAL_TYPES = frozenset({"IAMUser", "Root", "AssumedRole", "FederatedUser"})
-"""Identity types that are, or stand for, a principal of an IAM account."""
-
-OTHER_TYPES = frozenset(
-    {
-        "AWSAccount",
-        "AWSService",
-        "SAMLUser",
-        "WebIdentityUser",
-        "IdentityCenterUser",
-        "Directory",
-        "Role",
-        "Unknown",
-    }
-)
-"""Identity types CloudTrail documents that are not an IAM principal of their own: read and
-counted, used as callers of role assumptions, but not listed in ``principal_activity``."""
-
-CROSS_ACCOUNT_CALLER_TYPES = frozenset({"IAMUser", "Root", "AssumedRole", "FederatedUser"})
 
 
 @dataclass(frozen=True)
@@ -102,19 +74,6 @@ class Filters:
         return True
 
 
-def issuer_from_session_arn(arn: str | None) -> str | None:
-    """The role behind ``arn:aws:sts::<acct>:assumed-role/<role>/<session>`` when the event
-    has no ``sessionIssuer`` (the role's path is not in the session ARN, so it is lost)."""
-    if not arn or ":assumed-role/" not in arn:
-        return None
-    head, _, rest = arn.partition(":assumed-role/")
-    parts = head.split(":")
-    if len(parts) < 5 or not rest:
-        return None
-    role = rest.split("/", 1)[0]
-    return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
-
-
 @contextlib.contextmanager
 def no_gc():
     """Pause the cyclic garbage collector. The aggregates hold no reference cycles, and with
@@ -127,15 +86,6 @@ def no_gc():
     finally:
         if was:
             gc.enable()
-
-
-def resolve_principal(raw: str | None) -> str | None:
-    """The principal an event's raw principal field stands for: an IAM ARN as it is; a
-    session ARN (logged without its ``sessionIssuer``) resolved to its role; None for a
-    federated-user session whose user is not logged."""
-    if raw and ":sts::" in raw:
-        return issuer_from_session_arn(raw)
-    return raw
 
 
 @dataclass
@@ -177,7 +127,7 @@ class Partial:
         self.errors_total += 1
         self.errors.append((file, record, message))
         if len(self.errors) > 2 * MAX_ERRORS:
-            self.errors.sort(key=_error_key)
+            self.errors.sort(key=error_key)
             del self.errors[MAX_ERRORS:]
 
     def file_error(self, file: str, message: str) -> None:
@@ -279,7 +229,7 @@ class Partial:
             if err is None and result is not None and result != "Success":
                 err = f"ConsoleLogin{result}"[:64]
             elif err is None and result == "Success" and p and ty in ("IAMUser", "Root"):
-                _bump(self.console, p, t)
+                bump(self.console, p, t)
             return err
         if err is not None or ev.eventSource != "sts.amazonaws.com":
             return err
@@ -311,7 +261,7 @@ class Partial:
             elif ty in CROSS_ACCOUNT_CALLER_TYPES:
                 side, caller_account = "c", ui.accountId
         key = (intern(role), intern(caller), ty, provider, subject, side, caller_account)
-        _bump(self.assume, key, t)
+        bump(self.assume, key, t)
         return err
 
     # Merging.
@@ -342,7 +292,7 @@ class Partial:
         self.errors_total += other.errors_total
         self.errors.extend(other.errors)
         if len(self.errors) > 2 * MAX_ERRORS:
-            self.errors.sort(key=_error_key)
+            self.errors.sort(key=error_key)
             del self.errors[MAX_ERRORS:]
         groups = self.groups
         for key, (first, last, n) in other.groups.items():
@@ -369,124 +319,11 @@ class Partial:
 
     def evidence(self) -> TrailEvidence:
         """The evidence: rules applied once per group, everything sorted."""
-        with no_gc():
-            return self._evidence()
+        from .finalize import build_evidence
 
-    def _evidence(self) -> TrailEvidence:
         self.fold()
-        errors = sorted(set(self.errors), key=_error_key)[:MAX_ERRORS]
-        first = last = None
-        principals: dict[str, dict] = {}
-        keys: dict[tuple[str, str], list] = {}
-        for (ty, raw, ak, src, name, err), (t0, t1, n) in self.groups.items():
-            if first is None or t0 < first:
-                first = t0
-            if last is None or t1 > last:
-                last = t1
-            p = resolve_principal(raw)
-            if p is None:
-                continue
-            entry = principals.get(p)
-            if entry is None:
-                entry = principals[p] = {"types": set(), "last": t1, "count": 0, "actions": {}}
-            entry["types"].add(ty)
-            entry["count"] += n
-            if t1 > entry["last"]:
-                entry["last"] = t1
-            if src is not None and name is not None:
-                a = entry["actions"].setdefault((src, name), [None, 0, None, 0])
-                if err is None:
-                    a[1] += n
-                    if a[0] is None or t1 > a[0]:
-                        a[0] = t1
-                else:
-                    a[3] += n
-                    if a[2] is None or t1 > a[2]:
-                        a[2] = t1
-            if ak is not None:
-                _bump(keys, (ak, p), t1, n)
-        return TrailEvidence(
-            events_read=self.read,
-            events_skipped=self.skipped,
-            events_filtered=self.filtered,
-            files_read=self.files,
-            errors=tuple(TrailError(f, r, m) for f, r, m in errors),
-            errors_total=self.errors_total,
-            time_range=TimeRange(iso(first), iso(last)),
-            role_assumptions=self._roles(),
-            principal_activity=tuple(
-                PrincipalActivity(
-                    principal_arn=p,
-                    identity_types=tuple(sorted(e["types"])),
-                    last_seen=iso(e["last"]),
-                    count=e["count"],
-                    actions=tuple(
-                        ActionUse(
-                            event_source=src,
-                            event_name=name,
-                            iam_action=iam_action(src, name),
-                            last_seen=iso(a[0]),
-                            count=a[1],
-                            denied=a[3],
-                            last_denied=iso(a[2]),
-                        )
-                        for (src, name), a in sorted(e["actions"].items())
-                    ),
-                )
-                for p, e in sorted(principals.items())
-            ),
-            access_keys=tuple(
-                AccessKeyUse(access_key_id=ak, principal_arn=p, last_seen=iso(t), count=n)
-                for (ak, p), (t, n) in sorted(keys.items())
-            ),
-            console_logins=tuple(
-                ConsoleLoginUse(user_arn=u, last_seen=iso(t), count=n)
-                for u, (t, n) in sorted(self.console.items())
-            ),
-        )
-
-    def _roles(self) -> tuple[RoleAssumption, ...]:
-        # role -> caller key -> [last, count]; cross-account sides per caller account.
-        single: dict[str, dict[tuple, list]] = {}
-        owner: dict[tuple[str, str | None], list] = {}
-        caller_side: dict[tuple[str, str | None], dict[tuple, list]] = {}
-        for (role, caller, kind, prov, subj, side, acct), (t, n) in self.assume.items():
-            if kind in PRINCIPAL_TYPES:
-                caller = resolve_principal(caller) or caller
-            ckey = (caller, kind, prov, subj)
-            if side == "o":
-                _bump(owner, (role, acct), t, n)
-            elif side == "c":
-                _bump(caller_side.setdefault((role, acct), {}), ckey, t, n)
-            else:
-                _bump(single.setdefault(role, {}), ckey, t, n)
-        for (role, acct), callers in caller_side.items():
-            target = single.setdefault(role, {})
-            for ckey, (t, n) in callers.items():
-                _bump(target, ckey, t, n)
-            seen = sum(n for _, n in callers.values())
-            o = owner.pop((role, acct), None)
-            if o is not None and o[1] > seen:
-                _bump(target, _account_caller(acct), o[0], o[1] - seen)
-        for (role, acct), (t, n) in owner.items():
-            _bump(single.setdefault(role, {}), _account_caller(acct), t, n)
-        out = []
-        for role, callers in sorted(single.items()):
-            rows = tuple(
-                RoleCaller(
-                    caller=c, kind=k, last_seen=iso(t), count=n, identity_provider=pv, subject=sj
-                )
-                for (c, k, pv, sj), (t, n) in sorted(callers.items(), key=_caller_key)
-            )
-            out.append(
-                RoleAssumption(
-                    role_arn=role,
-                    last_assumed=max(r.last_seen for r in rows),
-                    count=sum(r.count for r in rows),
-                    callers=rows,
-                )
-            )
-        return tuple(out)
+        with no_gc():
+            return build_evidence(self)
 
 
 def _type_problem(ty: str | None) -> str:
@@ -509,10 +346,6 @@ def _unwrap_all(items: list[Item], bad: dict[int, str] | None):
     return out, bad
 
 
-def _account_caller(acct: str | None) -> tuple:
-    return (f"account:{acct or 'unknown'}", "AWSAccount", None, None)
-
-
 def _interned(key: tuple) -> tuple:
     """The key of a new group with its strings interned: a new group's strings are fresh copies
     decoded from one event, and tens of thousands of groups would each keep their own copy of
@@ -526,36 +359,3 @@ def _interned(key: tuple) -> tuple:
         name if name is None else intern(name),
         err,
     )
-
-
-def _bump(table: dict, key, t, n: int = 1) -> None:
-    g = table.get(key)
-    if g is None:
-        table[key] = [t, n]
-    else:
-        g[1] += n
-        if t > g[0]:
-            g[0] = t
-
-
-def _error_key(e: tuple[str, int | None, str]):
-    return (e[0], -1 if e[1] is None else e[1], e[2])
-
-
-def _caller_key(item):
-    (c, k, pv, sj), _ = item
-    return (c, k, pv or "", sj or "")
-
-
-_ENCODE = msgspec.json.encode
-
-
-def iso(t: dt.datetime | None) -> str | None:
-    """ISO-8601 UTC to the second with a ``Z``."""
-    if t is None:
-        return None
-    if t.tzinfo is not dt.UTC:
-        t = t.astimezone(dt.UTC)
-    if t.microsecond:
-        t = t.replace(microsecond=0)
-    return _ENCODE(t)[1:-1].decode()  # msgspec writes UTC as Z, 7x faster than isoformat()

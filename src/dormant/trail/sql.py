@@ -13,7 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 
-from .aggregate import OTHER_TYPES, PRINCIPAL_TYPES, Filters, Partial
+from .aggregate import Filters, Partial
+from .identity import OTHER_TYPES, PRINCIPAL_TYPES
 
 KNOWN_TYPES = sorted(PRINCIPAL_TYPES | OTHER_TYPES)
 
