@@ -19,9 +19,14 @@ MAX_ERROR_LINES = 10
 
 
 def _aws_options(fn):
-    fn = click.option("--profile", help="AWS profile for S3, LookupEvents and Athena.")(fn)
-    fn = click.option("--endpoint-url", help="AWS endpoint (a local emulator, a VPC endpoint).")(fn)
-    fn = click.option("--aws-region", help="AWS region of the clients.")(fn)
+    for option in reversed(
+        [
+            click.option("--profile", help="AWS profile for S3, LookupEvents and Athena."),
+            click.option("--endpoint-url", help="AWS endpoint (an emulator, a VPC endpoint)."),
+            click.option("--aws-region", help="AWS region of the clients."),
+        ]
+    ):
+        fn = option(fn)
     return fn
 
 
@@ -40,18 +45,27 @@ def _time_option(ctx, param, value):
 
 
 def _filter_options(fn):
-    fn = click.option(
-        "--account", "accounts", multiple=True, help="Keep this account (repeatable)."
-    )(fn)
-    fn = click.option("--region", "regions", multiple=True, help="Keep this region (repeatable).")(
-        fn
-    )
-    fn = click.option(
-        "--start", callback=_time_option, help="First time kept: a date or ISO-8601 time (UTC)."
-    )(fn)
-    fn = click.option(
-        "--end", callback=_time_option, help="End (exclusive; a date includes that whole day)."
-    )(fn)
+    for option in reversed(
+        [
+            click.option(
+                "--account", "accounts", multiple=True, help="Keep this account (repeatable)."
+            ),
+            click.option(
+                "--region", "regions", multiple=True, help="Keep this region (repeatable)."
+            ),
+            click.option(
+                "--start",
+                callback=_time_option,
+                help="First time kept: a date or ISO-8601 time (UTC).",
+            ),
+            click.option(
+                "--end",
+                callback=_time_option,
+                help="End, exclusive (a date includes that whole day).",
+            ),
+        ]
+    ):
+        fn = option(fn)
     return fn
 
 
@@ -89,7 +103,7 @@ def _session(profile, endpoint_url, aws_region):
 trail = click.Group("trail", help="CloudTrail evidence: who used which credential and action.")
 
 
-@trail.command("scan")
+@trail.command("scan", short_help="Read CloudTrail and print the evidence.")
 @click.argument("sources", nargs=-1)
 @_filter_options
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json")
@@ -251,7 +265,7 @@ def render_table(evidence) -> str:
     return buf.getvalue()
 
 
-@trail.command("sql")
+@trail.command("sql", short_help="Query CloudTrail events with SQL (DuckDB).")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--query", "-q", required=True, help="SQL over the views 'events' and 'cloudtrail'.")
 @_filter_options
@@ -335,7 +349,7 @@ def _render_rows(cols: list[str], rows: list[tuple], fmt: str) -> str:
     return buf.getvalue()
 
 
-@trail.command("athena-setup")
+@trail.command("athena-setup", short_help="The Athena table of a trail, with projection.")
 @click.option("--bucket", required=True, help="The trail's S3 bucket.")
 @click.option("--prefix", default="", help="The trail's key prefix (before AWSLogs/).")
 @click.option("--org-id", help="The organization id (o-...) of an organization trail.")
