@@ -1,4 +1,9 @@
-"""Build small synthetic evidence bundles for judge unit tests, in the raw shapes AWS answers."""
+"""Build small synthetic evidence bundles for judge unit tests, in the raw shapes AWS answers.
+
+Permissions: ``role``/``user`` take inline and managed policies, ``group`` and
+``managed_policy`` make the rest of GetAccountAuthorizationDetails, ``advisor`` adds a principal's
+Access Advisor report (``service`` builds its entries) and ``analyzer_finding`` an Access Analyzer
+UnusedPermission finding."""
 
 from __future__ import annotations
 
@@ -50,6 +55,11 @@ class Builder:
         self.report_generated: float | None = 0.1
         self.errors: dict[str, list[SourceError]] = {}
         self.drop: set[str] = set()
+        self.groups: list[dict[str, Any]] = []
+        self.policies: list[dict[str, Any]] = []
+        self.user_extra: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] | None = None
+        self.analyzer: dict[str, Any] | None = None
         self.root_row: str | None = (
             f"<root_account>,arn:aws:iam::{ACCOUNT}:root,{cell(3000)},not_supported,"
             "no_information,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,"
@@ -131,7 +141,14 @@ class Builder:
         return self
 
     def role(
-        self, name: str, age: float, used: float | None = None, path: str = "/", tags=None
+        self,
+        name: str,
+        age: float,
+        used: float | None = None,
+        path: str = "/",
+        tags=None,
+        inline: dict | None = None,
+        managed: tuple[str, ...] = (),
     ) -> Builder:
         self.roles.append(
             {
@@ -144,8 +161,139 @@ class Builder:
                 if used is not None
                 else {},
                 "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+                "RolePolicyList": [{"PolicyName": f"{name}-inline", "PolicyDocument": inline}]
+                if inline
+                else [],
+                "AttachedManagedPolicies": [_attachment(a) for a in managed],
             }
         )
+        return self
+
+    def permissions(
+        self,
+        user: str,
+        *,
+        inline: dict | None = None,
+        managed: tuple[str, ...] = (),
+        groups: tuple[str, ...] = (),
+    ) -> Builder:
+        """A user's policies and groups (the user must exist)."""
+        self.user_extra[user] = {
+            "UserPolicyList": [{"PolicyName": f"{user}-inline", "PolicyDocument": inline}]
+            if inline
+            else [],
+            "AttachedManagedPolicies": [_attachment(a) for a in managed],
+            "GroupList": list(groups),
+        }
+        return self
+
+    def group(
+        self, name: str, age: float = 1000, inline: dict | None = None, managed=()
+    ) -> Builder:
+        self.groups.append(
+            {
+                "GroupName": name,
+                "Arn": f"arn:aws:iam::{ACCOUNT}:group/{name}",
+                "Path": "/",
+                "CreateDate": t(age),
+                "GroupPolicyList": [{"PolicyName": f"{name}-inline", "PolicyDocument": inline}]
+                if inline
+                else [],
+                "AttachedManagedPolicies": [_attachment(a) for a in managed],
+            }
+        )
+        return self
+
+    def managed_policy(
+        self, name: str, versions: list[tuple[dict, float]], attachments: int = 1
+    ) -> str:
+        """A customer-managed policy; ``versions`` oldest first, the last is the default."""
+        arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+        self.policies.append(
+            {
+                "PolicyName": name,
+                "Arn": arn,
+                "Path": "/",
+                "DefaultVersionId": f"v{len(versions)}",
+                "AttachmentCount": attachments,
+                "CreateDate": t(versions[0][1]),
+                "UpdateDate": t(versions[-1][1]),
+                "PolicyVersionList": [
+                    {
+                        "Document": doc,
+                        "VersionId": f"v{i}",
+                        "IsDefaultVersion": i == len(versions),
+                        "CreateDate": t(age),
+                    }
+                    for i, (doc, age) in enumerate(versions, 1)
+                ],
+            }
+        )
+        return arn
+
+    def advisor(self, arn: str, services: list[dict] | None, failed: bool = False) -> Builder:
+        """The principal's Access Advisor report (``services`` from :func:`service`), or a
+        FAILED job."""
+        from dormant.sources import access_advisor
+
+        self.jobs = self.jobs if self.jobs is not None else {}
+        page: dict[str, Any] = {
+            "JobStatus": "FAILED" if failed else "COMPLETED",
+            "JobType": "ACTION_LEVEL",
+            "JobCreationDate": t(0.01),
+            "JobCompletionDate": t(0.005),
+            "ServicesLastAccessed": services or [],
+            "IsTruncated": False,
+        }
+        if failed:
+            page["Error"] = {"Code": "InternalFailure", "Message": "could not be generated"}
+        self.jobs[arn] = access_advisor.job_entry({"JobId": f"job-{len(self.jobs)}"}, [page])
+        if failed:
+            self.fail("access_advisor", "GetServiceLastAccessedDetails", "InternalFailure", arn)
+        return self
+
+    def analyzer_finding(self, resource: str, services: dict[str, list[str]]) -> Builder:
+        analyzer = f"arn:aws:access-analyzer:us-east-1:{ACCOUNT}:analyzer/unused"
+        if self.analyzer is None:
+            self.analyzer = {
+                "region": "us-east-1",
+                "analyzers": [
+                    {
+                        "arn": analyzer,
+                        "name": "unused",
+                        "type": "ACCOUNT_UNUSED_ACCESS",
+                        "status": "ACTIVE",
+                        "configuration": {"unusedAccess": {"unusedAccessAge": 90}},
+                    }
+                ],
+                "findings": {analyzer: []},
+                "details": {},
+            }
+        if not services:
+            return self
+        fid = f"finding-{len(self.analyzer['details'])}"
+        summary = {
+            "id": fid,
+            "resource": resource,
+            "resourceType": "AWS::IAM::Role",
+            "resourceOwnerAccount": ACCOUNT,
+            "status": "ACTIVE",
+            "findingType": "UnusedPermission",
+            "analyzedAt": t(1),
+        }
+        self.analyzer["findings"][analyzer].append(summary)
+        self.analyzer["details"][fid] = {
+            **summary,
+            "findingDetails": [
+                {
+                    "unusedPermissionDetails": {
+                        "serviceNamespace": ns,
+                        "actions": [{"action": a} for a in actions],
+                    }
+                }
+                for ns, actions in services.items()
+            ],
+        }
         return self
 
     def fail(
@@ -175,6 +323,7 @@ class Builder:
                 "Path": "/",
                 "CreateDate": u["CreateDate"],
                 "Tags": [{"Key": k, "Value": v} for k, v in u["_tags"].items()],
+                **self.user_extra.get(u["UserName"], {}),
             }
             for u in self.users
         ]
@@ -213,8 +362,8 @@ class Builder:
                 {
                     "UserDetailList": gaad_users,
                     "RoleDetailList": self.roles,
-                    "GroupDetailList": [],
-                    "Policies": [],
+                    "GroupDetailList": self.groups,
+                    "Policies": self.policies,
                 },
             ),
             "other_credentials": res(
@@ -252,9 +401,53 @@ class Builder:
             sources["credential_report"].errors = [
                 SourceError("GenerateCredentialReport", "AccessDenied", "AccessDenied: no")
             ]
+        if self.jobs is not None:
+            sources["access_advisor"] = res(
+                "access_advisor", {"granularity": "ACTION_LEVEL", "jobs": self.jobs}
+            )
+        if self.analyzer is not None:
+            sources["access_analyzer"] = res("access_analyzer", self.analyzer)
         for name in self.drop:
             sources.pop(name, None)
         return Snapshot(
             created_at=read_at,
             accounts=[AccountEvidence(account_id=ACCOUNT, collected_at=read_at, sources=sources)],
         )
+
+
+def _attachment(arn: str) -> dict[str, str]:
+    return {"PolicyName": arn.rsplit("/", 1)[-1], "PolicyArn": arn}
+
+
+def service(
+    ns: str,
+    last: float | None = None,
+    actions: dict[str, float | None] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """A ServiceLastAccessed entry: ``last`` days since LastAuthenticated (None: not used),
+    ``actions``: tracked action name -> days since LastAccessedTime (None: not accessed)."""
+    entry: dict[str, Any] = {"ServiceNamespace": ns, "ServiceName": name or ns}
+    if last is not None:
+        entry["LastAuthenticated"] = t(last)
+    if actions is not None:
+        entry["TrackedActionsLastAccessed"] = [
+            {"ActionName": a} if d is None else {"ActionName": a, "LastAccessedTime": t(d)}
+            for a, d in actions.items()
+        ]
+    return entry
+
+
+def policy_doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions, sid: str | None = None, resource="*", **extra) -> dict:
+    out = {"Effect": "Allow", "Action": actions, "Resource": resource, **extra}
+    if sid:
+        out["Sid"] = sid
+    return out
+
+
+def role_arn(name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role{path}{name}"

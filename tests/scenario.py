@@ -3,7 +3,18 @@ and its edge. Each principal carries the findings it must produce (and nothing e
 
 from __future__ import annotations
 
-from dormant.demo.seed import Account, Expect, Key, Password, Role, Root, User
+from dormant.demo.seed import (
+    Account,
+    Analyzer,
+    AnalyzerFinding,
+    Expect,
+    Key,
+    ManagedPolicy,
+    Password,
+    Role,
+    Root,
+    User,
+)
 
 U, N, I_, USED = "unused", "never-used", "insufficient-evidence", "used"
 PASSWORD = "UnusedIAMUserPassword"
@@ -11,6 +22,111 @@ KEY = "UnusedIAMUserAccessKey"
 ROTATE = "UnrotatedIAMUserAccessKey"
 INACTIVE = "InactiveIAMUser"
 ROLE = "UnusedIAMRole"
+PERM = "UnusedPermission"
+
+
+def doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions, sid: str | None = None, resource="*") -> dict:
+    out = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    if sid:
+        out["Sid"] = sid
+    return out
+
+
+# The permission cases: what each role or user is granted, what it used, and what must be found.
+APP_POLICY = doc(
+    allow("sqs:*", "Queue"),
+    allow(["s3:ListAllMyBuckets", "s3:CreateBucket", "s3:GetObject"], "Buckets"),
+    allow(["dynamodb:GetItem", "dynamodb:PutItem"], "Table"),
+)
+QUEUE_WRITER = ManagedPolicy(
+    "queue-writer",
+    doc(allow(["sqs:SendMessage", "sns:Publish"])),
+    age=10,
+    previous=[(doc(allow("sqs:SendMessage")), 300)],
+)
+
+
+def permission_cases() -> tuple[list[User], list[Role]]:
+    roles = [
+        # A wholly unused service (sqs), an unused tracked action of a used service
+        # (s3:CreateBucket), an S3 object action (never in Access Advisor) and a used service
+        # without action-level data (dynamodb).
+        Role(
+            "perm-app",
+            age=500,
+            used=1,
+            inline=APP_POLICY,
+            access={"s3:ListAllMyBuckets": 2, "dynamodb": 1},
+            expect=[
+                Expect(PERM, U, service="sqs"),
+                Expect(PERM, U, service="s3", action="s3:CreateBucket"),
+                Expect(PERM, I_, service="s3"),
+                Expect(PERM, I_, service="dynamodb"),
+            ],
+        ),
+        # iam:PassRole is never tracked: insufficient, even though no iam call was made.
+        Role(
+            "perm-passrole",
+            age=500,
+            used=3,
+            inline=doc(allow(["ec2:RunInstances", "ec2:DescribeInstances", "iam:PassRole"])),
+            access={"ec2:RunInstances": 3, "ec2:DescribeInstances": 3},
+            expect=[Expect(PERM, I_, service="iam")],
+        ),
+        # The Access Advisor job fails: every permission is insufficient-evidence.
+        Role(
+            "perm-failed-job",
+            age=500,
+            used=2,
+            inline=doc(allow("s3:ListAllMyBuckets")),
+            job="fail",
+            expect=[Expect(PERM, I_)],
+        ),
+        # sns:Publish was added 10 days ago (policy version 2): too young to be unused.
+        Role(
+            "perm-young-grant",
+            age=500,
+            used=1,
+            policies=["queue-writer"],
+            access={"sqs": 5},
+            expect=[Expect(PERM, I_, service="sns"), Expect(PERM, I_, service="sqs")],
+        ),
+        # An AWS-managed policy for a service the role never used.
+        Role(
+            "perm-aws-managed",
+            age=600,
+            used=4,
+            policies=["AmazonSQSFullAccess"],
+            inline=doc(allow("s3:ListAllMyBuckets")),
+            access={"s3:ListAllMyBuckets": 4},
+            expect=[Expect(PERM, U, service="sqs")],
+        ),
+        # A role that is itself unused: its permissions are not judged one by one.
+        Role("perm-unused-role", age=500, inline=doc(allow("s3:*")), expect=[Expect(ROLE, U)]),
+        # A role younger than the threshold: nothing can have gone unused that long.
+        Role("perm-young-role", age=20, used=1, inline=doc(allow("sqs:*"))),
+    ]
+    users = [
+        # A user's permission through a group: glue unused, athena used (service level only).
+        User(
+            "ana",
+            age=400,
+            password=Password(used=1),
+            groups=["analysts"],
+            access={"athena": 2},
+            expect=[Expect(PERM, U, service="glue"), Expect(PERM, I_, service="athena")],
+        ),
+    ]
+    return users, roles
+
+
+ANALYZER = Analyzer(
+    findings=[AnalyzerFinding("perm-app", {"sqs": [], "s3": ["s3:CreateBucket"]})],
+)
 
 POLICY = """\
 [exclusions]
@@ -148,7 +264,20 @@ def scenario() -> Account:
         keys=[Key(age=1000)],
         expect=[Expect("RootAccessKeyPresent", N, key=0), Expect("RootRecentlyUsed", USED)],
     )
-    return Account(users=users, roles=roles, root=root)
+    perm_users, perm_roles = permission_cases()
+    return Account(
+        users=users + perm_users,
+        roles=roles + perm_roles,
+        root=root,
+        groups={"analysts": []},
+        group_inline={
+            "analysts": doc(
+                allow(["athena:StartQueryExecution", "athena:GetQueryResults", "glue:GetTable"])
+            )
+        },
+        managed=[QUEUE_WRITER],
+        analyzer=ANALYZER,
+    )
 
 
 EXCLUDED = {

@@ -223,3 +223,42 @@ def test_no_arns_reads_nothing(server):
     result = aa.collect(context(server.url), [])
     assert result.status == SourceStatus.READ and result.raw["jobs"] == {}
     assert emu.stats()["calls"] == {}
+
+
+def test_a_frozen_clock_cannot_make_the_wait_loop_forever(server):
+    """A caller may freeze the clock (the Lambda's tests do): waits then count the time
+    actually slept, so jobs that answer IN_PROGRESS still complete, and time out when they
+    never do."""
+    import datetime as dt
+
+    from aa_support import account_session
+
+    from dormant.sources.base import CollectContext
+
+    iam = client("iam", server.url)
+    role = make_role(iam, "frozen")
+    emu.seed(ACCOUNT, role, [s3_service(role, actions=[("ListAllMyBuckets", None)])])
+    frozen = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+
+    def collect(polls: int) -> tuple[SourceResult, list[float]]:
+        emu.configure(in_progress_polls=polls)
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            if len(slept) > 500:  # a scheduler that loops would sleep forever
+                raise AssertionError("the scheduler looped on a frozen clock")
+
+        ctx = CollectContext(
+            session=account_session(server.url),
+            account_id=ACCOUNT,
+            clock=lambda: frozen,
+            sleep=sleep,
+        )
+        return aa.collect(ctx, [role], job_timeout=60), slept
+
+    result, slept = collect(2)
+    assert result.raw["jobs"][role]["outcome"] == "completed" and slept
+    result, slept = collect(10_000)
+    assert result.raw["jobs"][role]["outcome"] == "timeout"
+    assert 60 <= sum(slept) < 200

@@ -211,7 +211,10 @@ def test_failing_detail_is_recorded_per_finding():
     stub.add_client_error("get_finding_v2", "ThrottlingException", "slow down", 429)
     with stub:
         result = aan.collect(ctx)
-    assert result.status == SourceStatus.PARTIAL
+    # Per operation, as every source reports: the listing was read, the one detail failed.
+    assert result.operations["ListFindingsV2"]["status"] == "read"
+    assert result.operations["GetFindingV2"] == {"calls": 1, "errors": 1, "status": "failed"}
+    assert result.status == SourceStatus.FAILED
     (error,) = result.errors
     assert error.target == "f-role" and error.code == "ThrottlingException"
     (finding,) = aan.parse(result.raw)

@@ -69,3 +69,38 @@ def test_dormant_demo_command(tmp_path: Path):
         "analyze", str(out / "snapshot"), "--policy", str(out / "policy.toml"), "--format", "json"
     )
     assert again.stdout == (out / "report.json").read_text()
+
+    # Unused services and actions of several roles, with their least-privilege policies.
+    assert "UnusedPermission" in proc.stdout and "Least privilege" in proc.stdout
+    for shown in ("sns (all 1 granted)", "ecr (all 64 granted)", "s3:PutBucketPolicy"):
+        assert shown in proc.stdout
+    recs = out / "recommendations"
+    assert f"written to {recs}/" in proc.stderr
+    index = json.loads((recs / "recommendations.json").read_text())
+    changed = {
+        p["principal_name"]
+        for p in index["principals"]
+        if any(q["documents"] or q["recommendation"] != "keep" for q in p["policies"])
+    }
+    assert {"app-orders-api", "app-billing-worker", "ci-deploy"} <= changed
+    commands = (recs / "commands.sh").read_text()
+    assert (
+        "create-policy-version --policy-arn arn:aws:iam::123456789012:policy/deploy-pipeline"
+        in commands
+    )
+    assert "detach-role-policy --role-name app-billing-worker" in commands
+    # `dormant recommend` on the saved evidence recommends the same documents.
+    run_cli(
+        "recommend",
+        str(out / "snapshot"),
+        "--policy",
+        str(out / "policy.toml"),
+        "--out",
+        str(tmp_path / "again"),
+    )
+    again_index = json.loads((tmp_path / "again" / "recommendations.json").read_text())
+
+    def documents(doc):
+        return [[q["documents"] for q in p["policies"]] for p in doc["principals"]]
+
+    assert documents(again_index) == documents(index)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scenario import EXCLUDED, POLICY, scenario
 
-from dormant.demo.seed import finding_label, seed
+from dormant.demo.seed import Label, finding_label, seed
 
 
 def run_cli(
@@ -64,15 +64,22 @@ def test_scan_matches_labels_exactly(emulator, now, tmp_path: Path):
         assert excluded[key].startswith(rule), (key, excluded[key])
     assert all(f["verdict"] == "excluded" for f in doc["excluded"])
 
-    # Every source was read; the expired allow-list entry is reported.
-    assert {c["source"]: c["status"] for c in doc["coverage"]} == {
+    # Every source was read, but for the one Access Advisor job that failed, which coverage
+    # names; the expired allow-list entry is reported.
+    coverage = {c["source"]: c for c in doc["coverage"]}
+    assert {name: c["status"] for name, c in coverage.items()} == {
         "account": "read",
         "access_keys": "read",
         "authorization_details": "read",
         "credential_report": "read",
         "other_credentials": "read",
         "users": "read",
+        "access_advisor": "partial",
+        "access_analyzer": "read",
     }
+    (failed,) = coverage["access_advisor"]["errors"]
+    assert failed["target"].endswith(":role/perm-failed-job")
+    assert failed["code"] == "InternalFailure"
     expired = [e for e in doc["exceptions"] if e["status"] == "expired"]
     assert [e["pattern"] for e in expired] == ["tag:exempt=yes"]
     assert expired[0]["matched"], "the expired entry names the findings it no longer covers"
@@ -131,3 +138,51 @@ def test_cis_preset_tightens_credential_thresholds(emulator, now, tmp_path: Path
     } == {45}
     # Roles keep the default: the preset is about credentials.
     assert "role-89" not in names(cis, "UnusedIAMRole")
+
+
+def test_throttled_jobs_give_the_same_findings(emulator, now, tmp_path: Path):
+    """A share of the Access Advisor calls answer Throttling: retried, the scan finds exactly
+    the labels, and no principal gets a second job."""
+    from dormant.demo import moto_access_advisor
+
+    labels = seed(emulator, scenario(), now)
+    moto_access_advisor.configure(throttle_share=0.03, throttle_seed=3)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    proc = run_cli(
+        "scan", "--policy", str(policy), "--format", "json", endpoint=emulator.endpoint_url
+    )
+    stats = moto_access_advisor.stats()
+    assert stats["calls"].get("Throttled", 0) > 0
+    assert max(stats["generate_per_arn"].values()) == 1
+    got = sorted((finding_label(f) for f in json.loads(proc.stdout)["findings"]), key=repr)
+    assert got == sorted(labels, key=repr)
+
+
+def test_a_job_that_times_out_makes_that_principal_insufficient(emulator, now, tmp_path: Path):
+    from dormant.demo import moto_access_advisor
+
+    labels = seed(emulator, scenario(), now)
+    moto_access_advisor.slow_job("123456789012", "arn:aws:iam::123456789012:role/perm-app", 10**6)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    proc = run_cli(
+        "scan",
+        "--policy",
+        str(policy),
+        "--job-timeout",
+        "3",
+        "--format",
+        "json",
+        endpoint=emulator.endpoint_url,
+    )
+    doc = json.loads(proc.stdout)
+    expected = [x for x in labels if x.principal_name != "perm-app" or x.type != "UnusedPermission"]
+    expected.append(Label("UnusedPermission", "perm-app", None, None, "insufficient-evidence"))
+    got = sorted((finding_label(f) for f in doc["findings"]), key=repr)
+    assert got == sorted(expected, key=repr)
+    (app,) = [f for f in doc["findings"] if f["principal_name"] == "perm-app"]
+    assert "TIMEOUT" in app["reason"]
+    coverage = {c["source"]: c for c in doc["coverage"]}["access_advisor"]
+    codes = {e["target"].rsplit("/", 1)[-1]: e["code"] for e in coverage["errors"]}
+    assert codes == {"perm-app": "JobTimeout", "perm-failed-job": "InternalFailure"}

@@ -59,6 +59,57 @@ def aws_options(fn: Callable) -> Callable:
     return fn
 
 
+def collection_options(fn: Callable) -> Callable:
+    """What to collect beyond the core sources: Access Advisor and Access Analyzer."""
+    for opt in reversed(
+        [
+            click.option(
+                "--access-advisor/--no-access-advisor",
+                default=True,
+                show_default=True,
+                help="Run an Access Advisor job (action level) for every role, user, group and "
+                "attached customer-managed policy, to judge unused permissions.",
+            ),
+            click.option(
+                "--job-timeout",
+                type=click.FloatRange(min=1),
+                default=300,
+                show_default=True,
+                metavar="SECONDS",
+                help="Give up an Access Advisor job still in progress after this long; that "
+                "principal's permissions are then insufficient-evidence.",
+            ),
+            click.option(
+                "--with-entities",
+                is_flag=True,
+                help="Also read, for groups and policies, which users and roles used each "
+                "service (GetServiceLastAccessedDetailsWithEntities).",
+            ),
+            click.option(
+                "--access-analyzer/--no-access-analyzer",
+                default=True,
+                show_default=True,
+                help="Read IAM Access Analyzer's unused-access findings where an unused-access "
+                "analyzer exists in the region, to compare with dormant's.",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def collect_settings(
+    access_advisor: bool, job_timeout: float, with_entities: bool, access_analyzer: bool
+) -> dict[str, Any]:
+    """The ``options`` of :func:`dormant.collect.collect_account` from the CLI flags."""
+    return {
+        "access_advisor": access_advisor,
+        "job_timeout": job_timeout,
+        "with_entities": with_entities,
+        "access_analyzer": access_analyzer,
+    }
+
+
 def judge_options(fn: Callable) -> Callable:
     for opt in reversed(
         [
@@ -330,11 +381,13 @@ def make_session(profile, region, endpoint_url):
         raise DormantError(f"cannot build an AWS session: {exc}") from None
 
 
-def run_collect(session, concurrency: int) -> Any:
+def run_collect(session, concurrency: int, options: dict[str, Any] | None = None) -> Any:
     from .pipeline import collect_snapshot
 
     with Progress(sys.stderr.isatty()) as progress:
-        return collect_snapshot(session, clock=now, concurrency=concurrency, progress=progress)
+        return collect_snapshot(
+            session, clock=now, concurrency=concurrency, progress=progress, options=options
+        )
 
 
 # ---------------------------------------------------------------------------- commands
@@ -349,6 +402,7 @@ def main(debug: bool) -> None:
 
 @main.command()
 @aws_options
+@collection_options
 @judge_options
 @click.option(
     "--snapshot",
@@ -363,6 +417,10 @@ def scan(
     region,
     endpoint_url,
     concurrency,
+    access_advisor,
+    job_timeout,
+    with_entities,
+    access_analyzer,
     policy_path,
     threshold_days,
     cis,
@@ -381,7 +439,8 @@ def scan(
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
     store = open_history(history_path, no_history)  # before collecting: fail fast
     session = make_session(profile, region, endpoint_url)
-    snap = run_collect(session, concurrency)
+    options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
+    snap = run_collect(session, concurrency, options)
     if snapshot_out:
         snapshot_mod.write(snap, snapshot_out)
         click.echo(f"dormant: evidence saved to {snapshot_out}", err=True)
@@ -392,6 +451,7 @@ def scan(
 
 @main.command()
 @aws_options
+@collection_options
 @click.option(
     "--out",
     "out",
@@ -400,12 +460,23 @@ def scan(
     help="Where to write the evidence bundle: a directory, or a file ending in .zip.",
 )
 @handle_errors
-def collect(profile, region, endpoint_url, concurrency, out):
+def collect(
+    profile,
+    region,
+    endpoint_url,
+    concurrency,
+    access_advisor,
+    job_timeout,
+    with_entities,
+    access_analyzer,
+    out,
+):
     """Collect the evidence bundle (snapshot) from AWS, without judging it."""
     from . import snapshot as snapshot_mod
 
     session = make_session(profile, region, endpoint_url)
-    snap = run_collect(session, concurrency)
+    options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
+    snap = run_collect(session, concurrency, options)
     digest = snapshot_mod.write(snap, out)
     gaps = [
         f"{a.account_id}/{name}: {res.status}"
@@ -459,6 +530,81 @@ def analyze(
     report = judge(snap, policy, when)
     record_and_render(store, report, "analyze", fmt, output)
     sys.exit(exit_code_for(report, fail_on))
+
+
+@main.command()
+@click.argument("path", type=click.Path(), required=False)
+@click.option(
+    "--out",
+    "out",
+    default="dormant-recommendations",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to write the recommended policy documents, commands.sh and recommendations.json.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file (TOML): thresholds, exclusions, allow-list.",
+)
+@click.option("--threshold-days", type=int, help="One threshold in days for every finding type.")
+@click.option("--as-of", help="Judge as of this time (default: when the evidence was collected).")
+@click.option("--no-diff", is_flag=True, help="Do not print the diffs, only what changes.")
+@aws_options
+@collection_options
+@handle_errors
+def recommend(
+    path,
+    out,
+    policy_path,
+    threshold_days,
+    as_of,
+    no_diff,
+    profile,
+    region,
+    endpoint_url,
+    concurrency,
+    access_advisor,
+    job_timeout,
+    with_entities,
+    access_analyzer,
+):
+    """Least-privilege policies: what each role and user uses, as documents and commands.
+
+    PATH is an evidence bundle (directory or .zip); without it, dormant scans the account of the
+    AWS options first. Nothing is applied: review the diffs, then run the commands you agree
+    with."""
+    from . import snapshot as snapshot_mod
+    from .judge import least_privilege
+    from .model import FindingType
+    from .policy import load_policy
+    from .sinks import recommend as sink
+    from .timeutil import parse_time
+
+    policy = load_policy(policy_path, threshold_days=threshold_days)
+    if path:
+        if not snapshot_mod.is_snapshot(path):
+            raise InputError(
+                f"{path}: not an evidence bundle; recommend needs one collected with Access "
+                "Advisor (dormant collect --out DIR), or no PATH to scan now"
+            )
+        snap = snapshot_mod.read(path)
+    else:
+        session = make_session(profile, region, endpoint_url)
+        options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
+        snap = run_collect(session, concurrency, options)
+    when = parse_as_of(as_of) or parse_time(snap.created_at)
+    plans = least_privilege(snap, policy, when)
+    if not plans:
+        click.echo(
+            "dormant: nothing to recommend: the evidence has no Access Advisor reports or no "
+            "role or user with policies",
+            err=True,
+        )
+    days = policy.threshold(FindingType.UNUSED_PERMISSION)
+    written = sink.write(plans, Path(out), as_of=when, threshold_days=days)
+    click.echo(sink.render_text(plans, written, diffs=not no_diff), nl=False)
 
 
 @main.command()
@@ -555,16 +701,23 @@ def diff(run_a, run_b, account, fmt, history_path):
 def demo(out, fmt):
     """Scan an emulated AWS account of a fictional company, end to end, on 127.0.0.1."""
     try:
-        from .demo import run_demo
+        from .demo import RECOMMENDATIONS, run_demo
     except ImportError as exc:
         raise DormantError(
             f"the demo needs the emulator: pip install 'dormant[demo]' ({exc})"
         ) from None
-    report = run_demo(Path(out), clock=now, progress_enabled=sys.stderr.isatty())
-    render_report(report, fmt, None)
+    result = run_demo(Path(out), clock=now, progress_enabled=sys.stderr.isatty())
+    render_report(result.report, fmt, None)
     click.echo(
         f"\ndormant: demo evidence in {out}/snapshot (try: dormant analyze {out}/snapshot "
         f"--format json); reports in {out}/",
+        err=True,
+    )
+    click.echo(
+        f"dormant: least-privilege policies for {result.principals} principal(s) "
+        f"({result.policy_changes} policy change(s)) written to {result.recommendations}/ "
+        f"(commands.sh, recommendations.json; try: dormant recommend {out}/snapshot --out "
+        f"{out}/{RECOMMENDATIONS})",
         err=True,
     )
     click.echo(f"dormant: HTML audit report: {Path(out) / 'report.html'}", err=True)

@@ -153,6 +153,12 @@ class Finding:
     """For permission findings: the service namespace."""
     action: str | None = None
     """For action-level permission findings: the action."""
+    scope: str | None = None
+    """For permission findings, what the finding covers (part of its identity): ``service``
+    (every granted action of a wholly unused service), ``action`` (one unused action of a used
+    service), ``untracked`` (the granted actions of one service that the evidence cannot judge)
+    or ``principal`` (every permission of the principal, when none could be judged). Null for
+    the other types."""
     excluded_by: str | None = None
     """For excluded ones: the rule that excluded it."""
     evidence: tuple[Observation, ...] = ()
@@ -172,6 +178,9 @@ class Finding:
             self.service or "",
             self.action or "",
         ]
+        if self.scope:
+            # Only permission findings have one: the ids of every other type stay as they were.
+            parts.append(self.scope)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
     def sort_key(self) -> tuple:
@@ -183,6 +192,7 @@ class Finding:
             self.key_slot or 0,
             self.service or "",
             self.action or "",
+            self.scope or "",
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -197,6 +207,7 @@ class Finding:
             "key_slot": self.key_slot,
             "service": self.service,
             "action": self.action,
+            "scope": self.scope,
             "verdict": str(self.verdict),
             "reason": self.reason,
             "last_used": self.last_used,
@@ -228,6 +239,7 @@ class Finding:
             key_slot=d.get("key_slot"),
             service=d.get("service"),
             action=d.get("action"),
+            scope=d.get("scope"),
             excluded_by=d.get("excluded_by"),
             evidence=tuple(Observation.from_json(o) for o in d.get("evidence") or ()),
             recommendation=Recommendation.from_json(rec) if rec else None,

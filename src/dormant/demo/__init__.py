@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..model import Report
@@ -17,18 +18,34 @@ REPORT_FILES = {
 }
 """The reports the demo writes into its output directory, by format."""
 
+RECOMMENDATIONS = "recommendations"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    report: Report
+    recommendations: Path
+    """Where the least-privilege documents and commands were written."""
+    policy_changes: int
+    principals: int
+    """Principals with a recommended change."""
+
 
 def run_demo(
     out: Path,
     *,
     clock: Callable[[], dt.datetime],
     progress_enabled: bool = False,
-) -> Report:
+) -> DemoResult:
     from .. import snapshot as snapshot_mod
+    from ..judge import least_privilege
+    from ..model import FindingType
     from ..pipeline import collect_snapshot, judge_snapshot
     from ..policy import load_policy
+    from ..sinks import recommend
     from ..sinks.formats import render
     from ..sources.aws import build_session
+    from ..timeutil import parse_time
     from . import server
     from .company import DEMO_POLICY, company
     from .seed import seed
@@ -51,7 +68,16 @@ def run_demo(
         else:
             snap = collect_snapshot(session, clock=clock)
     snapshot_mod.write(snap, out / "snapshot")
-    report = judge_snapshot(snap, load_policy(policy_path))
+    policy = load_policy(policy_path)
+    report = judge_snapshot(snap, policy)
     for fmt, name in REPORT_FILES.items():
         (out / name).write_text(render(report, fmt), encoding="utf-8")
-    return report
+    as_of = parse_time(report.as_of)
+    plans = least_privilege(snap, policy, as_of)
+    written = recommend.write(
+        plans,
+        out / RECOMMENDATIONS,
+        as_of=as_of,
+        threshold_days=policy.threshold(FindingType.UNUSED_PERMISSION),
+    )
+    return DemoResult(report, written.root, written.policies, written.principals)

@@ -3,13 +3,31 @@
 Engineers who sign in every day, a CI pipeline with a rotated key and one that was forgotten,
 people who left, a vendor integration on an allow-list, break-glass users, application roles in
 daily use, migration roles nobody removed, service-linked and IAM Identity Center roles.
+
+Their permissions drifted as permissions do: the orders API still may publish to a topic retired
+eight months ago, the billing worker may rewrite its bucket's policy or delete the bucket, the
+ingest function kept EC2 rights from before it was serverless, the deploy pipeline kept ECR from
+an abandoned container project (and passes roles to CloudFormation, which Access Advisor cannot
+see), an analyst's group grants a Glue action nobody calls, and one Access Advisor job fails.
+An Access Analyzer unused-access analyzer has its own findings to compare with.
 """
 
 from __future__ import annotations
 
 import random
 
-from .seed import Account, Expect, Key, Password, Role, Root, User
+from .seed import (
+    Account,
+    Analyzer,
+    AnalyzerFinding,
+    Expect,
+    Key,
+    ManagedPolicy,
+    Password,
+    Role,
+    Root,
+    User,
+)
 
 U, N, I_ = "unused", "never-used", "insufficient-evidence"
 USED = "used"
@@ -19,6 +37,61 @@ KEY = "UnusedIAMUserAccessKey"
 ROTATE = "UnrotatedIAMUserAccessKey"
 INACTIVE = "InactiveIAMUser"
 ROLE = "UnusedIAMRole"
+PERM = "UnusedPermission"
+ACCT = "123456789012"
+
+
+def _doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _allow(sid: str, actions: list[str], resource: str | list[str] = "*") -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+OBSERVABILITY = [
+    "logs:DescribeLogGroups",
+    "logs:FilterLogEvents",
+    "logs:GetLogEvents",
+    "cloudwatch:GetMetricData",
+    "ecs:DescribeServices",
+    "ecs:DescribeTasks",
+    "ecs:ListServices",
+]
+"""What the engineering group grants, and what every engineer uses."""
+
+DEPLOY_PIPELINE = ManagedPolicy(
+    "deploy-pipeline",
+    _doc(
+        _allow(
+            "Stacks",
+            [
+                "cloudformation:CreateChangeSet",
+                "cloudformation:DescribeChangeSet",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:DescribeStacks",
+                "cloudformation:DeleteStack",
+            ],
+        ),
+        _allow(
+            "Artifacts",
+            ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+            ["arn:aws:s3:::larkspur-artifacts", "arn:aws:s3:::larkspur-artifacts/*"],
+        ),
+        _allow(
+            "Functions",
+            [
+                "lambda:GetFunction",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:DeleteFunction",
+            ],
+        ),
+        _allow("PassExecutionRoles", ["iam:PassRole"], f"arn:aws:iam::{ACCT}:role/app-*"),
+        _allow("Containers", ["ecr:*"]),
+    ),
+    age=500,
+)
 
 _ENGINEERS = [
     "amara.okafor",
@@ -41,8 +114,13 @@ _ENGINEERS = [
 _LEFT = ["quentin.blake", "rosa.delgado", "sam.whitfield", "tara.oconnell"]
 
 
+def _observability(rng: random.Random) -> dict[str, float]:
+    return {action: rng.uniform(0, 20) for action in OBSERVABILITY}
+
+
 def company(seed: int = 7) -> Account:
     rng = random.Random(seed)
+    uses = random.Random(seed + 1)
     users: list[User] = []
     for name in _ENGINEERS:
         # Active engineers: console every few days, a young key or none.
@@ -55,6 +133,7 @@ def company(seed: int = 7) -> Account:
                 password=Password(used=rng.uniform(0, 20)),
                 keys=keys,
                 mfa=True,
+                access=_observability(uses),
             )
         )
     # An engineer with an old key still in use: rotate it.
@@ -63,6 +142,7 @@ def company(seed: int = 7) -> Account:
             "victor.lund",
             age=900,
             groups=["engineering"],
+            access=_observability(uses),
             mfa=True,
             password=Password(used=1),
             keys=[Key(age=400, used=2)],
@@ -139,12 +219,20 @@ def company(seed: int = 7) -> Account:
             path="/vendor/",
             tags={"owner": "partnerships@larkspur.example"},
             keys=[Key(age=700, used=200)],
+            inline=_doc(
+                _allow("Manifests", ["s3:GetObject"], "arn:aws:s3:::larkspur-edi/manifests/*")
+            ),
         )
     )
     # Break-glass: a password with MFA, used in last quarter's drill; excluded by path.
     users.append(
         User(
-            "breakglass-admin", age=1200, path="/break-glass/", mfa=True, password=Password(used=95)
+            "breakglass-admin",
+            age=1200,
+            path="/break-glass/",
+            mfa=True,
+            password=Password(used=95),
+            policies=["AdministratorAccess"],
         )
     )
     # A data scientist who deleted their password but still has the old last-use date;
@@ -155,23 +243,185 @@ def company(seed: int = 7) -> Account:
             age=600,
             password_last_used=400,
             keys=[Key(age=50, used=1, service="athena")],
+            groups=["analysts"],
+            access={"athena": 1, "glue:GetTable": 1, "glue:GetDatabase": 3},
+            # Athena has no action-level data here: its two actions cannot be judged. Glue has:
+            # GetPartitions was never called.
+            expect=[
+                Expect(PERM, I_, service="athena"),
+                Expect(PERM, U, service="glue", action="glue:GetPartitions"),
+            ],
         )
     )
     # A user with an SSH key for CodeCommit and nothing else tracked.
     users.append(User("zoe.codecommit", age=400, ssh_key=True, expect=[Expect(INACTIVE, I_)]))
 
     roles: list[Role] = [
-        Role("app-orders-api", age=700, used=0.1, trust="ecs-tasks.amazonaws.com"),
-        Role("app-billing-worker", age=650, used=0.3, trust="lambda.amazonaws.com"),
-        Role("app-tracking-ingest", age=500, used=1, trust="lambda.amazonaws.com"),
-        Role("ci-deploy", age=900, used=0.02, trust="arn:aws:iam::210987654321:root"),
-        Role("security-audit", age=1000, used=12, trust="arn:aws:iam::111122223333:root"),
-        Role("data-lake-reader", age=450, used=30, trust="glue.amazonaws.com"),
+        # Orders: DynamoDB every minute (no action-level data here); SNS publishing was retired
+        # eight months ago.
+        Role(
+            "app-orders-api",
+            age=700,
+            used=0.1,
+            trust="ecs-tasks.amazonaws.com",
+            inline=_doc(
+                _allow(
+                    "OrdersTable",
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                    ],
+                    f"arn:aws:dynamodb:us-east-1:{ACCT}:table/orders",
+                ),
+                _allow(
+                    "ShipmentEvents",
+                    ["sns:Publish"],
+                    f"arn:aws:sns:us-east-1:{ACCT}:shipment-events",
+                ),
+            ),
+            access={"dynamodb": 0.1, "sns:Publish": 240},
+            expect=[Expect(PERM, I_, service="dynamodb"), Expect(PERM, U, service="sns")],
+        ),
+        # Billing: an AWS-managed policy whose CreateLogGroup ran once, at the first deploy; and
+        # bucket rights nobody uses (its object reads and writes Access Advisor cannot see).
+        Role(
+            "app-billing-worker",
+            age=650,
+            used=0.3,
+            trust="lambda.amazonaws.com",
+            policies=["AWSLambdaBasicExecutionRole"],
+            inline=_doc(
+                _allow(
+                    "Invoices",
+                    [
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:ListBucket",
+                        "s3:PutBucketPolicy",
+                        "s3:DeleteBucket",
+                    ],
+                    ["arn:aws:s3:::larkspur-invoices", "arn:aws:s3:::larkspur-invoices/*"],
+                )
+            ),
+            access={
+                "logs:CreateLogGroup": 380,
+                "logs:CreateLogStream": 0.3,
+                "logs:PutLogEvents": 0.3,
+                "s3:ListBucket": 0.3,
+                "s3:GetObject": 0.3,
+                "s3:PutObject": 0.3,
+            },
+            expect=[
+                Expect(PERM, U, service="logs", action="logs:CreateLogGroup"),
+                Expect(PERM, U, service="s3", action="s3:PutBucketPolicy"),
+                Expect(PERM, U, service="s3", action="s3:DeleteBucket"),
+                Expect(PERM, I_, service="s3"),
+            ],
+        ),
+        # Ingest: Kinesis daily; the EC2 rights are from before it was a Lambda function.
+        Role(
+            "app-tracking-ingest",
+            age=500,
+            used=1,
+            trust="lambda.amazonaws.com",
+            inline=_doc(
+                _allow(
+                    "Stream",
+                    [
+                        "kinesis:DescribeStream",
+                        "kinesis:GetRecords",
+                        "kinesis:GetShardIterator",
+                        "kinesis:ListShards",
+                    ],
+                ),
+                _allow(
+                    "LegacyWorkers",
+                    ["ec2:DescribeInstances", "ec2:RunInstances", "ec2:TerminateInstances"],
+                ),
+            ),
+            access={
+                "kinesis:DescribeStream": 1,
+                "kinesis:GetRecords": 1,
+                "kinesis:GetShardIterator": 1,
+                "kinesis:ListShards": 1,
+            },
+            expect=[Expect(PERM, U, service="ec2")],
+        ),
+        # Deploys: CloudFormation change sets and Lambda code, never a stack or function
+        # deletion; ECR from an abandoned container project; iam:PassRole, which Access Advisor
+        # never tracks.
+        Role(
+            "ci-deploy",
+            age=900,
+            used=0.02,
+            trust="arn:aws:iam::210987654321:root",
+            policies=["deploy-pipeline"],
+            access={
+                "cloudformation:CreateChangeSet": 0.02,
+                "cloudformation:DescribeChangeSet": 0.02,
+                "cloudformation:ExecuteChangeSet": 0.02,
+                "cloudformation:DescribeStacks": 0.02,
+                "s3:ListBucket": 0.02,
+                "s3:PutObject": 0.02,
+                "lambda:GetFunction": 0.02,
+                "lambda:UpdateFunctionCode": 0.02,
+                "lambda:UpdateFunctionConfiguration": 0.02,
+            },
+            expect=[
+                Expect(PERM, U, service="cloudformation", action="cloudformation:DeleteStack"),
+                Expect(PERM, U, service="lambda", action="lambda:DeleteFunction"),
+                Expect(PERM, U, service="ecr"),
+                Expect(PERM, I_, service="s3"),
+                Expect(PERM, I_, service="iam"),
+            ],
+        ),
+        Role(
+            "security-audit",
+            age=1000,
+            used=12,
+            trust="arn:aws:iam::111122223333:root",
+            inline=_doc(
+                _allow(
+                    "Evidence",
+                    [
+                        "iam:GenerateCredentialReport",
+                        "iam:GetCredentialReport",
+                        "iam:GetAccountAuthorizationDetails",
+                        "cloudtrail:LookupEvents",
+                    ],
+                )
+            ),
+            access={
+                "iam:GenerateCredentialReport": 12,
+                "iam:GetCredentialReport": 12,
+                "iam:GetAccountAuthorizationDetails": 12,
+                "cloudtrail:LookupEvents": 12,
+            },
+        ),
+        # Its Access Advisor job fails: nothing about its permissions can be said this time.
+        Role(
+            "data-lake-reader",
+            age=450,
+            used=30,
+            trust="glue.amazonaws.com",
+            inline=_doc(
+                _allow(
+                    "Catalog",
+                    ["glue:GetTable", "glue:GetDatabase", "s3:GetObject", "s3:ListBucket"],
+                )
+            ),
+            access={"glue:GetTable": 30, "s3:ListBucket": 30},
+            job="fail",
+            expect=[Expect(PERM, I_)],
+        ),
         Role(
             "migration-2023-dms",
             age=900,
             used=None,
             trust="dms.amazonaws.com",
+            inline=_doc(_allow("Replication", ["dms:*"])),
             expect=[Expect(ROLE, U)],
         ),
         Role(
@@ -179,6 +429,7 @@ def company(seed: int = 7) -> Account:
             age=800,
             used=210,
             trust="batch.amazonaws.com",
+            inline=_doc(_allow("Batch", ["s3:*", "batch:*"])),
             expect=[Expect(ROLE, U)],
         ),
         Role(
@@ -188,7 +439,13 @@ def company(seed: int = 7) -> Account:
             trust="sagemaker.amazonaws.com",
             expect=[Expect(ROLE, N)],
         ),
-        Role("experiment-step-functions", age=20, used=None, trust="states.amazonaws.com"),
+        Role(
+            "experiment-step-functions",
+            age=20,
+            used=None,
+            trust="states.amazonaws.com",
+            inline=_doc(_allow("States", ["states:*"])),
+        ),
         Role(
             "partner-readonly",
             age=600,
@@ -203,6 +460,7 @@ def company(seed: int = 7) -> Account:
             used=3,
             path="/aws-reserved/sso.amazonaws.com/",
             trust="arn:aws:iam::123456789012:root",
+            policies=["AdministratorAccess"],
         ),
         Role(
             "AWSReservedSSO_ReadOnly_9a8b7c6d",
@@ -225,8 +483,44 @@ def company(seed: int = 7) -> Account:
         users=users,
         roles=roles,
         root=root,
-        groups={"engineering": []},
+        groups={"engineering": [], "analysts": []},
+        group_inline={
+            "engineering": _doc(_allow("Observability", OBSERVABILITY)),
+            "analysts": _doc(
+                _allow(
+                    "Queries",
+                    [
+                        "athena:StartQueryExecution",
+                        "athena:GetQueryResults",
+                        "glue:GetTable",
+                        "glue:GetDatabase",
+                        "glue:GetPartitions",
+                    ],
+                )
+            ),
+        },
+        managed=[DEPLOY_PIPELINE],
         alias="larkspur-freight-prod",
+        analyzer=Analyzer(
+            findings=[
+                AnalyzerFinding("app-orders-api", {"sns": []}),
+                AnalyzerFinding(
+                    "app-billing-worker",
+                    {
+                        "logs": ["logs:CreateLogGroup"],
+                        "s3": ["s3:PutBucketPolicy", "s3:DeleteBucket"],
+                    },
+                ),
+                AnalyzerFinding(
+                    "ci-deploy",
+                    {
+                        "ecr": [],
+                        "lambda": ["lambda:DeleteFunction"],
+                        "cloudformation": ["cloudformation:DeleteStack"],
+                    },
+                ),
+            ]
+        ),
     )
 
 

@@ -21,12 +21,23 @@ What is emulated, and how:
 - ``SERVICE_LEVEL`` jobs drop ``TrackedActionsLastAccessed``; ``ACTION_LEVEL`` ones keep it.
 - A share of calls (``throttle_share``) answers ``Throttling: Rate exceeded`` (HTTP 400), and
   every call can be slowed by ``latency`` seconds, for benchmarks.
-- An ARN with no seeded data answers as AWS does for a principal that never used anything: the
-  services its identity policies grant, none with ``LastAuthenticated``. The granted services
-  are derived from moto's IAM backend (inline and managed policies of the role, user with its
-  groups, group, or the managed policy itself), read with :mod:`dormant.iam.policy`; a wildcard
-  ``*`` (or a NotAction statement) grants every service of dormant's action catalog. Action-level
-  entries are not invented for unseeded ARNs: which actions AWS tracks is AWS's to say.
+- An ARN with no seeded report is answered from *usage* (:func:`record_use`), as AWS builds its
+  reports: the services its identity policies grant now (inline and managed policies of the
+  role, the user with its groups, the group, or the managed policy itself, read from moto's IAM
+  backend and expanded with dormant's action catalog), each with the latest recorded use. A
+  role's or user's report speaks of its own use; a group's of its members' and a policy's of
+  every role, user and group member it is attached to, restricted to what the group or policy
+  grants. With no recorded use the services are listed with no ``LastAuthenticated``.
+- Action-level data (``TrackedActionsLastAccessed``) is given for every service but those in
+  ``Settings.service_level_only``, and only when one of the service's tracked actions was used
+  (AWS: the field "is null if ... the principal did not use the tracked actions"): then it lists
+  every granted tracked action, with ``LastAccessedTime`` where used. ``iam:PassRole`` and S3
+  object-level actions are never listed (AWS does not track them). AWS tracks about 200 service
+  prefixes at action level; which ones is AWS's list, not the emulation's: the services left at
+  service level by default (:data:`SERVICE_LEVEL_ONLY`) are chosen to exercise a used service
+  without action-level data, not because AWS lacks it for them.
+- :func:`slow_job` keeps one ARN's jobs ``IN_PROGRESS`` for a number of polls (a job that times
+  out); :func:`fail_job` makes them end ``FAILED``.
 """
 
 from __future__ import annotations
@@ -45,6 +56,12 @@ from typing import Any
 _LOCK = threading.RLock()
 _INSTALLED = False
 
+TRACKING_DAYS = 400
+"""Access Advisor reports use within the trailing 400 days only."""
+
+SERVICE_LEVEL_ONLY = frozenset({"athena", "dynamodb"})
+"""The services the emulation reports at service level only (see the module docstring)."""
+
 
 @dataclasses.dataclass
 class Settings:
@@ -62,6 +79,10 @@ class Settings:
     """Default MaxItems of GetServiceLastAccessedDetails(WithEntities); None: one page."""
     check_caller: bool = True
     """Answer NoSuchEntity when a JobId is read with another access key than its creator's."""
+    service_level_only: frozenset[str] = dataclasses.field(
+        default_factory=lambda: SERVICE_LEVEL_ONLY
+    )
+    """Services whose reports built from use carry no action-level data."""
 
 
 @dataclasses.dataclass
@@ -84,6 +105,11 @@ class _State:
         default_factory=dict
     )
     failing: dict[tuple[str, str], tuple[str, str]] = dataclasses.field(default_factory=dict)
+    usage: dict[tuple[str, str], dict[str, dict[str, dt.datetime]]] = dataclasses.field(
+        default_factory=dict
+    )
+    """Per (account, role or user ARN): ``{"services": {ns: when}, "actions": {action: when}}``."""
+    slow: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     jobs: dict[str, _Job] = dataclasses.field(default_factory=dict)
     calls: Counter = dataclasses.field(default_factory=Counter)
     generate_per_arn: Counter = dataclasses.field(default_factory=Counter)
@@ -163,6 +189,36 @@ def fail_job(
     """Make every job for ``arn`` end FAILED with this ``Error``."""
     with _LOCK:
         _STATE.failing[(account_id, arn)] = (code, message)
+
+
+def record_use(
+    account_id: str,
+    arn: str,
+    *,
+    services: Mapping[str, Any] | None = None,
+    actions: Mapping[str, Any] | None = None,
+) -> None:
+    """Record that role or user ``arn`` last used these services and actions (datetimes or ISO
+    strings; ``s3:CreateBucket`` style action names). A used action also counts as a use of its
+    service. Reports of ARNs without a :func:`seed`-ed report are built from this."""
+
+    def when(value: Any) -> dt.datetime:
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    with _LOCK:
+        record = _STATE.usage.setdefault((account_id, arn), {"services": {}, "actions": {}})
+        for ns, value in (services or {}).items():
+            record["services"][ns.lower()] = when(value)
+        for action, value in (actions or {}).items():
+            record["actions"][action.lower()] = when(value)
+
+
+def slow_job(account_id: str, arn: str, polls: int) -> None:
+    """Make jobs for ``arn`` answer IN_PROGRESS to their first ``polls`` Get calls."""
+    with _LOCK:
+        _STATE.slow[(account_id, arn)] = polls
 
 
 def stats() -> dict[str, Any]:
@@ -320,7 +376,8 @@ def _status(job: _Job) -> dict[str, Any]:
         failing = _STATE.failing.get((job.account_id, job.arn))
         if job.completed is None:
             job.polls += 1
-            if job.polls > _STATE.settings.in_progress_polls:
+            polls = _STATE.slow.get((job.account_id, job.arn), _STATE.settings.in_progress_polls)
+            if job.polls > polls:
                 job.completed = _now()
         completed = job.completed
     result: dict[str, Any] = {"JobCreationDate": job.created}
@@ -343,7 +400,7 @@ def _services_for(self: Any, job: _Job) -> list[dict[str, Any]]:
     with _LOCK:
         seeded = _STATE.seeded.get((job.account_id, job.arn))
     if seeded is None:
-        services = _granted_services(self, job.arn)
+        services = _derived_services(self.backend, job.account_id, job.arn)
     else:
         services = [dict(s) for s in seeded]
     if job.granularity != "ACTION_LEVEL":
@@ -381,39 +438,110 @@ def _normalise(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _granted_services(self: Any, arn: str) -> list[dict[str, Any]]:
-    """The services that ``arn``'s identity policies allow, none of them used."""
-    from ..iam.catalog import load_catalog
-    from ..iam.policy import parse_policy
+def _derived_services(backend: Any, account_id: str, arn: str) -> list[dict[str, Any]]:
+    """The report AWS would build for ``arn`` from its grants and the recorded use."""
+    from ..iam.catalog import load_catalog, split_action
+    from ..iam.evaluate import granted_actions
+    from ..iam.policy import PolicyError, parse_policy
+    from ..iam.usage import load_tracking
 
-    documents = _documents_for(self.backend, arn)
     catalog = load_catalog()
-    namespaces: set[str] = set()
-    for doc in documents:
+    never = load_tracking().never_tracked
+    policies = {}
+    for i, doc in enumerate(_documents_for(backend, arn)):
         try:
-            policy = parse_policy(doc)
-        except ValueError:
+            policies[str(i)] = parse_policy(doc)
+        except PolicyError:
             continue
-        for stmt in policy.statements:
-            if stmt.effect != "Allow":
-                continue
-            if stmt.not_action is not None:
-                namespaces.update(catalog.services())
-                continue
-            for pattern in stmt.actions:
-                prefix = pattern.split(":", 1)[0].lower() if ":" in pattern else "*"
-                if prefix == "*" or "*" in prefix or "?" in prefix:
-                    namespaces.update(catalog.services())
-                else:
-                    namespaces.add(prefix)
-    return [
-        {
+    granted: dict[str, list[str]] = {}
+    for action in granted_actions(policies, catalog):
+        granted.setdefault(split_action(action)[0], []).append(action)
+    users = _users_behind(backend, arn)
+    window = _now() - dt.timedelta(days=TRACKING_DAYS)
+    with _LOCK:
+        records = {}
+        for u in users:
+            record = _STATE.usage.get((account_id, u))
+            if record:
+                # AWS reports only the trailing 400 days.
+                records[u] = {
+                    part: {k: v for k, v in times.items() if v >= window}
+                    for part, times in record.items()
+                }
+    out = []
+    for ns in sorted(granted):
+        entry: dict[str, Any] = {
             "ServiceNamespace": ns,
             "ServiceName": catalog.service_name(ns) or ns,
-            "TotalAuthenticatedEntities": 0,
         }
-        for ns in sorted(namespaces)
-    ]
+        last: tuple[dt.datetime, str] | None = None
+        who: set[str] = set()
+        tracked: dict[str, tuple[dt.datetime, str] | None] = {}
+        for action in granted[ns]:
+            if action.lower() not in never and not catalog.is_s3_object_action(action):
+                tracked[action] = None
+        for user, record in records.items():
+            if not record:
+                continue
+            times = [record["services"].get(ns)] + [
+                t for a, t in record["actions"].items() if split_action(a)[0] == ns
+            ]
+            times = [t for t in times if t is not None]
+            if not times:
+                continue
+            who.add(user)
+            best = max(times)
+            if last is None or best > last[0]:
+                last = (best, user)
+            for action in tracked:
+                used = record["actions"].get(action.lower())
+                if used is not None and (tracked[action] is None or used > tracked[action][0]):
+                    tracked[action] = (used, user)
+        entry["TotalAuthenticatedEntities"] = len(who)
+        if last is not None:
+            entry["LastAuthenticated"] = last[0]
+            entry["LastAuthenticatedEntity"] = last[1]
+            entry["LastAuthenticatedRegion"] = "us-east-1"
+        action_level = ns not in _STATE.settings.service_level_only
+        if action_level and any(v is not None for v in tracked.values()):
+            entry["TrackedActionsLastAccessed"] = [
+                {"ActionName": split_action(a)[1]}
+                if v is None
+                else {
+                    "ActionName": split_action(a)[1],
+                    "LastAccessedTime": v[0],
+                    "LastAccessedEntity": v[1],
+                    "LastAccessedRegion": "us-east-1",
+                }
+                for a, v in sorted(tracked.items())
+            ]
+        out.append(entry)
+    return out
+
+
+def _users_behind(backend: Any, arn: str) -> list[str]:
+    """The roles and users whose use a report of ``arn`` speaks of: itself for a role or user,
+    the members of a group, every role, user and group member a policy is attached to."""
+    kind = arn.split(":", 5)[-1].split("/", 1)[0]
+    if kind in ("role", "user"):
+        return [arn]
+    if kind == "group":
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            return [u.arn for u in backend.get_group(name).users]
+        except Exception:  # noqa: BLE001 - a vanished group has no members
+            return []
+    out: list[str] = []
+    for role in backend.roles.values():
+        if arn in role.managed_policies:
+            out.append(role.arn)
+    for user in backend.users.values():
+        if arn in user.managed_policies:
+            out.append(user.arn)
+    for group in backend.groups.values():
+        if arn in group.managed_policies:
+            out.extend(u.arn for u in group.users)
+    return sorted(set(out))
 
 
 def _documents_for(backend: Any, arn: str) -> list[Any]:
@@ -455,4 +583,15 @@ def _documents_for(backend: Any, arn: str) -> list[Any]:
     return [d for d in docs if d]
 
 
-__all__ = ["Settings", "configure", "fail_job", "install", "reset", "seed", "stats"]
+__all__ = [
+    "SERVICE_LEVEL_ONLY",
+    "Settings",
+    "configure",
+    "fail_job",
+    "install",
+    "record_use",
+    "reset",
+    "seed",
+    "slow_job",
+    "stats",
+]

@@ -130,6 +130,35 @@ def add_service_specific_credential(account_id: str, user_name: str, service: st
     )
 
 
+def add_aws_managed_policy(account_id: str, name: str) -> str:
+    """Make one AWS-managed policy (from moto's copy of AWS's data) exist in the account, so it
+    can be attached, without loading all 1,500 of them (MOTO_IAM_LOAD_MANAGED_POLICIES). Like
+    AWS, GetAccountAuthorizationDetails then lists it. Returns its ARN."""
+    import json
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    be = backend(account_id)
+    data = json.loads(aws_managed_policies_data)[name]
+    policy = AWSManagedPolicy.from_data(name, account_id, be.region_name, data)
+    with _lock:
+        if policy.arn not in be.managed_policies:
+            be.managed_policies[policy.arn] = policy
+            be.aws_managed_policies.append(policy)
+    return policy.arn
+
+
+def backdate_policy(account_id: str, arn: str, created: dt.datetime, versions: list) -> None:
+    """Set a customer-managed policy's CreateDate and its versions' CreateDates (oldest
+    first; the last one is the default version's), which no API sets."""
+    policy = backend(account_id).managed_policies[arn]
+    policy.create_date = created
+    policy.update_date = versions[-1] if versions else created
+    for version, when in zip(policy.versions, versions, strict=False):
+        version.create_date = when
+
+
 def generate_report_now(account_id: str, at: dt.datetime | None = None) -> None:
     """Generate the account's credential report now (as of ``at``), ready to read."""
     st = _state(account_id)

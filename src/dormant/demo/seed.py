@@ -4,6 +4,13 @@ find. The demo and the end-to-end tests use the same code.
 Principals are created through boto3 over HTTP, as a user would; then the timestamps AWS keeps
 (creation dates, last use) are set through moto's in-process backend, since no API sets them.
 All ages are in days before ``now``.
+
+Permissions: roles, users and groups get inline and managed policies (customer-managed ones
+declared in ``Account.managed``, AWS-managed ones by name); ``access`` records when a role or
+user last used a service (``"s3"``) or an action (``"s3:CreateBucket"``), from which the Access
+Advisor emulation builds every report, as AWS does; ``job`` makes a principal's Access Advisor job
+fail or never finish; ``Account.analyzer`` adds an Access Analyzer unused-access analyzer with
+findings.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 from moto.iam.models import AccessKeyLastUsed
 
-from . import moto_ext
+from . import moto_access_advisor, moto_access_analyzer, moto_ext
 from .server import DEFAULT_ACCOUNT, Emulator
 
 
@@ -27,6 +34,40 @@ class Expect:
     verdict: str
     key: int | None = None
     """For key findings: the index of the key in the user's ``keys``."""
+    service: str | None = None
+    """For permission findings: the service namespace (None for a finding about every
+    permission of the principal)."""
+    action: str | None = None
+    """For action-level permission findings: the action."""
+
+
+@dataclass
+class ManagedPolicy:
+    """A customer-managed policy."""
+
+    name: str
+    document: dict[str, Any]
+    age: float = 500
+    """Days since its default (last) version was created."""
+    previous: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    """Earlier versions, oldest first: (document, age in days)."""
+
+
+@dataclass
+class AnalyzerFinding:
+    """An Access Analyzer UnusedPermission finding about a role or user (by name)."""
+
+    principal: str
+    services: dict[str, list[str]]
+    """Service namespace -> the unused actions it lists (empty: the whole service)."""
+
+
+@dataclass
+class Analyzer:
+    """An unused-access analyzer and its findings."""
+
+    unused_access_age: int = 90
+    findings: list[AnalyzerFinding] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +101,14 @@ class User:
     ssh_key: bool = False
     service_credential: bool = False
     mfa: bool = False
+    policies: list[str] = field(default_factory=list)
+    """Managed policies to attach: ARNs, names of ``Account.managed``, or AWS-managed names."""
+    inline: dict[str, Any] | None = None
+    """One inline policy document."""
+    access: dict[str, float] = field(default_factory=dict)
+    """Service prefix or ``service:Action`` -> days since last used (Access Advisor)."""
+    job: str = "ok"
+    """Its Access Advisor job: ``ok``, ``fail`` (ends FAILED) or ``slow`` (never finishes)."""
     expect: list[Expect] = field(default_factory=list)
 
 
@@ -75,10 +124,14 @@ class Role:
     """The AWS service name for a service-linked role (path /aws-service-role/...)."""
     tags: dict[str, str] = field(default_factory=dict)
     policies: list[str] = field(default_factory=list)
-    """Managed policy ARNs to attach."""
+    """Managed policies to attach: ARNs, names of ``Account.managed``, or AWS-managed names."""
     inline: dict[str, Any] | None = None
     """One inline policy document."""
     region: str = "us-east-1"
+    access: dict[str, float] = field(default_factory=dict)
+    """Service prefix or ``service:Action`` -> days since last used (Access Advisor)."""
+    job: str = "ok"
+    """Its Access Advisor job: ``ok``, ``fail`` (ends FAILED) or ``slow`` (never finishes)."""
     expect: list[Expect] = field(default_factory=list)
 
 
@@ -97,8 +150,14 @@ class Account:
     roles: list[Role] = field(default_factory=list)
     root: Root = field(default_factory=Root)
     groups: dict[str, list[str]] = field(default_factory=dict)
-    """Group name -> managed policy ARNs."""
+    """Group name -> managed policies (as for users)."""
+    group_inline: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Group name -> one inline policy document."""
+    group_age: float = 1000
+    """Days since every group was created."""
+    managed: list[ManagedPolicy] = field(default_factory=list)
     alias: str | None = None
+    analyzer: Analyzer | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +169,8 @@ class Label:
     access_key_id: str | None
     key_slot: int | None
     verdict: str
+    service: str | None = None
+    action: str | None = None
 
 
 def _secs(value: dt.datetime) -> dt.datetime:
@@ -150,10 +211,39 @@ def seed(
     labels: list[Label] = []
     if spec.alias:
         iam.create_account_alias(AccountAlias=spec.alias)
+    managed: dict[str, str] = {}
+    for m in spec.managed:
+        docs = [d for d, _ in m.previous] + [m.document]
+        ages = [a for _, a in m.previous] + [m.age]
+        arn = iam.create_policy(PolicyName=m.name, PolicyDocument=json.dumps(docs[0]))["Policy"][
+            "Arn"
+        ]
+        for doc in docs[1:]:
+            iam.create_policy_version(
+                PolicyArn=arn, PolicyDocument=json.dumps(doc), SetAsDefault=True
+            )
+        moto_ext.backdate_policy(account_id, arn, ago(ages[0]), [ago(a) for a in ages])
+        managed[m.name] = arn
+
+    def policy_arn(ref: str) -> str:
+        if ref.startswith("arn:"):
+            return ref
+        if ref in managed:
+            return managed[ref]
+        return moto_ext.add_aws_managed_policy(account_id, ref)
+
+    used: list[tuple[str, dict[str, float], str]] = []
     for group, policies in spec.groups.items():
         iam.create_group(GroupName=group)
-        for arn in policies:
-            iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+        be.get_group(group).create_date = ago(spec.group_age)
+        for ref in policies:
+            iam.attach_group_policy(GroupName=group, PolicyArn=policy_arn(ref))
+        if group in spec.group_inline:
+            iam.put_group_policy(
+                GroupName=group,
+                PolicyName=f"{group}-inline",
+                PolicyDocument=json.dumps(spec.group_inline[group]),
+            )
 
     for u in spec.users:
         iam.create_user(
@@ -165,6 +255,13 @@ def seed(
         user.create_date = ago(u.age)
         for g in u.groups:
             iam.add_user_to_group(GroupName=g, UserName=u.name)
+        for ref in u.policies:
+            iam.attach_user_policy(UserName=u.name, PolicyArn=policy_arn(ref))
+        if u.inline is not None:
+            iam.put_user_policy(
+                UserName=u.name, PolicyName=f"{u.name}-inline", PolicyDocument=json.dumps(u.inline)
+            )
+        used.append((user.arn, u.access, u.job))
         if u.password is not None:
             iam.create_login_profile(UserName=u.name, Password="Demo-Passw0rd!")
             moto_ext.set_login_profile_created(
@@ -192,7 +289,13 @@ def seed(
         for e in u.expect:
             labels.append(
                 Label(
-                    e.type, u.name, key_ids[e.key] if e.key is not None else None, None, e.verdict
+                    e.type,
+                    u.name,
+                    key_ids[e.key] if e.key is not None else None,
+                    None,
+                    e.verdict,
+                    e.service,
+                    e.action,
                 )
             )
 
@@ -209,8 +312,8 @@ def seed(
                 Tags=[{"Key": k, "Value": v} for k, v in r.tags.items()],
             )
             name = r.name
-        for arn in r.policies:
-            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        for ref in r.policies:
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn(ref))
         if r.inline is not None:
             iam.put_role_policy(
                 RoleName=name, PolicyName=f"{name}-inline", PolicyDocument=json.dumps(r.inline)
@@ -220,8 +323,43 @@ def seed(
         if r.used is not None:
             role.last_used = ago(r.used)
             role.last_used_region = r.region
+        used.append((role.arn, r.access, r.job))
         for e in r.expect:
-            labels.append(Label(e.type, name, None, None, e.verdict))
+            labels.append(Label(e.type, name, None, None, e.verdict, e.service, e.action))
+
+    arns: dict[str, str] = {}
+    for arn, access, job in used:
+        arns[arn.rsplit("/", 1)[-1]] = arn
+        if access:
+            moto_access_advisor.record_use(
+                account_id,
+                arn,
+                services={k: ago(v) for k, v in access.items() if ":" not in k},
+                actions={k: ago(v) for k, v in access.items() if ":" in k},
+            )
+        if job == "fail":
+            moto_access_advisor.fail_job(account_id, arn)
+        elif job == "slow":
+            moto_access_advisor.slow_job(account_id, arn, 10**9)
+    if spec.analyzer is not None:
+        analyzer = moto_access_analyzer.create_analyzer(
+            account_id, unused_access_age=spec.analyzer.unused_access_age
+        )
+        for f in spec.analyzer.findings:
+            moto_access_analyzer.add_finding(
+                analyzer,
+                "UnusedPermission",
+                arns[f.principal],
+                [
+                    {
+                        "unusedPermissionDetails": {
+                            "serviceNamespace": ns,
+                            "actions": [{"action": a} for a in actions],
+                        }
+                    }
+                    for ns, actions in sorted(f.services.items())
+                ],
+            )
 
     root = spec.root
     moto_ext.set_root(
@@ -254,5 +392,11 @@ def seed(
 def finding_label(f: dict[str, Any]) -> Label:
     """The label a JSON finding matches."""
     return Label(
-        f["type"], f["principal_name"], f.get("access_key_id"), f.get("key_slot"), f["verdict"]
+        f["type"],
+        f["principal_name"],
+        f.get("access_key_id"),
+        f.get("key_slot"),
+        f["verdict"],
+        f.get("service"),
+        f.get("action"),
     )

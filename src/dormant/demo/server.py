@@ -1,5 +1,7 @@
 """An emulated AWS on 127.0.0.1: moto's ThreadedMotoServer in this process, with dormant's
-AWS-faithful patches installed, reached over real HTTP through boto3."""
+AWS-faithful patches installed (:mod:`.moto_ext`), the Access Advisor job APIs
+(:mod:`.moto_access_advisor`) and the Access Analyzer read APIs (:mod:`.moto_access_analyzer`),
+reached over real HTTP through boto3."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from . import moto_ext, moto_securityhub
+from . import moto_access_advisor, moto_access_analyzer, moto_ext, moto_securityhub
 
 DEFAULT_ACCOUNT = "123456789012"
 """moto's default account: credentials it does not know map to it and record no last use."""
@@ -35,6 +37,8 @@ class Emulator:
 
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30)
         moto_ext.reset()
+        moto_access_advisor.reset()
+        moto_access_analyzer.reset()
 
     def set_auth(self, initial_no_auth_actions: int | None) -> None:
         """Turn IAM enforcement on after ``n`` more unauthenticated calls, or off with None."""
@@ -63,6 +67,8 @@ def start(port: int = 0) -> Emulator:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     moto_ext.install()
     moto_securityhub.install()
+    moto_access_advisor.install()
+    moto_access_analyzer.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

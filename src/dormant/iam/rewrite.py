@@ -35,7 +35,8 @@ import difflib
 import json
 import pathlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -169,8 +170,13 @@ def rewrite_policies(
     as_of: dt.datetime,
     catalog: ActionCatalog | None = None,
     tracking: TrackingFacts | None = None,
+    adjust: Callable[[str, PermissionVerdict], PermissionVerdict] | None = None,
 ) -> RewritePlan:
-    """Rewrite ``policies`` so they no longer grant what ``evidence`` shows unused."""
+    """Rewrite ``policies`` so they no longer grant what ``evidence`` shows unused.
+
+    ``adjust(action, verdict)``, when given, may replace each verdict before it is used (the
+    judge makes a removable verdict insufficient-evidence when the grant itself is younger than
+    the threshold); it must never make a verdict removable that was not."""
     catalog = catalog or load_catalog()
     tracking = tracking or load_tracking()
     verdicts: dict[str, PermissionVerdict] = {}
@@ -186,6 +192,11 @@ def rewrite_policies(
                 catalog=catalog,
                 tracking=tracking,
             )
+            if adjust is not None:
+                adjusted = adjust(action, found)
+                if adjusted.verdict.removable and not found.verdict.removable:
+                    raise ValueError(f"adjust made {action} removable: {adjusted.reason}")
+                found = adjusted
             verdicts[action] = found
         return found
 
@@ -520,7 +531,8 @@ def _owner(arn: str | None) -> tuple[str, str]:
 
 def _commands(src: PolicyInput, path: pathlib.Path | None, part: int) -> list[str]:
     kind, owner = _owner(src.owner)
-    doc = f"file://{path}" if path else ""
+    # Quoted only where needed, so a --out directory with a space still gives a working command.
+    doc = shlex.quote(f"file://{path}") if path else ""
     if src.kind in (PolicyKind.INLINE_ROLE, PolicyKind.INLINE_USER, PolicyKind.INLINE_GROUP):
         entity = {"inline-role": "role", "inline-user": "user", "inline-group": "group"}[src.kind]
         if path is None:

@@ -14,6 +14,7 @@ from ..model import (
     CoverageEntry,
     ExceptionStatus,
     Finding,
+    FindingType,
     PrincipalType,
     Report,
     Verdict,
@@ -21,6 +22,8 @@ from ..model import (
 from ..policy import IDENTITY_CENTER_PATH, SERVICE_LINKED_PATH, Policy
 from ..snapshot import Snapshot
 from ..sources import (
+    access_advisor,
+    access_analyzer,
     access_keys,
     account,
     authorization,
@@ -31,6 +34,7 @@ from ..sources import (
 from ..timeutil import iso
 from . import view as view_mod
 from .credentials import judge_users
+from .permissions import Judgement, PolicyPlan, Principal, judge_permissions, principals
 from .roles import judge_roles
 from .root import judge_root
 
@@ -41,18 +45,29 @@ AFFECTS = {
     authorization.NAME: "roles (RoleLastUsed), user tags, policies",
     access_keys.NAME: "access keys (per key id) and their last use",
     other_credentials.NAME: "inactive users (SSH keys, service-specific credentials, certificates)",
+    access_advisor.NAME: "unused permissions (UnusedPermission) of the principals whose job did "
+    "not complete; role last use (service LastAuthenticated)",
+    access_analyzer.NAME: "the comparison with Access Analyzer's unused-access findings",
 }
+
+_UNUSED = (Verdict.UNUSED, Verdict.NEVER_USED)
 
 
 def _exclusion_rule(policy: Policy, f: Finding, path: str | None) -> str | None:
+    return _principal_rule(policy, f.principal_type, f.principal_arn, path)
+
+
+def _principal_rule(
+    policy: Policy, principal_type: PrincipalType, arn: str, path: str | None
+) -> str | None:
     ex = policy.exclusions
-    if f.principal_type == PrincipalType.ROLE and path:
+    if principal_type == PrincipalType.ROLE and path:
         if ex.service_linked_roles and path.startswith(SERVICE_LINKED_PATH):
             return f"service-linked role (path {SERVICE_LINKED_PATH}): managed by an AWS service"
         if ex.identity_center_roles and path.startswith(IDENTITY_CENTER_PATH):
             return f"IAM Identity Center role (path {IDENTITY_CENTER_PATH}): managed by AWS"
     for pattern in ex.arns:
-        if fnmatch.fnmatchcase(f.principal_arn, pattern):
+        if fnmatch.fnmatchcase(arn, pattern):
             return f"policy exclusion: ARN matches {pattern}"
     for prefix in ex.paths:
         if path and path.startswith(prefix):
@@ -68,6 +83,93 @@ def _principal_meta(v: view_mod.AccountView) -> dict[str, tuple[str, dict[str, s
     for r in v.details.roles.values():
         meta[r.arn] = (r.path, r.tags)
     return meta
+
+
+def _judge_account(
+    v: view_mod.AccountView, policy: Policy, as_of: dt.datetime, all_plans: bool = False
+) -> tuple[list[Finding], dict[str, int], Judgement]:
+    """Every finding of one account (before exclusions), what was assessed, and the
+    least-privilege plans of its principals."""
+    today = as_of.date()
+    account_findings: list[Finding] = []
+    user_findings, counts = judge_users(v, policy, as_of)
+    account_findings.extend(user_findings)
+    role_findings, role_counts = judge_roles(v, policy, as_of)
+    account_findings.extend(role_findings)
+    account_findings.extend(judge_root(v, policy, as_of))
+
+    def excluded_principal(p: Principal) -> bool:
+        if _principal_rule(policy, p.type, p.arn, p.path) is not None:
+            return True
+        return any(
+            e.expires >= today and e.matches(str(FindingType.UNUSED_PERMISSION), p.arn, p.tags)
+            for e in policy.allow
+        )
+
+    unused = {
+        f.principal_arn: str(f.type)
+        for f in account_findings
+        if f.type in (FindingType.UNUSED_ROLE, FindingType.INACTIVE_USER) and f.verdict in _UNUSED
+    }
+    permissions = judge_permissions(
+        v,
+        policy,
+        as_of,
+        excluded=excluded_principal,
+        unused_principals=unused,
+        all_plans=all_plans,
+    )
+    account_findings = [
+        dataclasses.replace(
+            f, details={**f.details, "permissions": permissions.skipped[f.principal_arn]}
+        )
+        if unused.get(f.principal_arn) == str(f.type)
+        and f.verdict in _UNUSED
+        and f.principal_arn in permissions.skipped
+        else f
+        for f in account_findings
+    ]
+    account_findings.extend(permissions.findings)
+    return account_findings, {**counts, **role_counts, **permissions.counts}, permissions
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalPlan:
+    """The least-privilege recommendation for one role or user."""
+
+    account_id: str
+    principal: Principal
+    plans: tuple[PolicyPlan, ...]
+    """The plan of every policy that applies to it (changed or not); empty when skipped."""
+    skipped: str | None
+    """Why its permissions were not judged (unused, excluded, too young), else None."""
+
+    @property
+    def changed(self) -> tuple[PolicyPlan, ...]:
+        return tuple(p for p in self.plans if p.changed)
+
+
+def least_privilege(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> list[PrincipalPlan]:
+    """The least-privilege plans of every role and user with policies, account by account:
+    the same judgement as :func:`judge`, kept as plans rather than findings. Pure."""
+    out: list[PrincipalPlan] = []
+    for evidence in sorted(snapshot.accounts, key=lambda a: a.account_id):
+        v = view_mod.build(evidence)
+        _, _, permissions = _judge_account(v, policy, as_of, all_plans=True)
+        if v.advisor is None or not v.details.read:
+            continue
+        for principal in principals(v):
+            if not principal.policies:
+                continue
+            out.append(
+                PrincipalPlan(
+                    evidence.account_id,
+                    principal,
+                    tuple(permissions.plans.get(principal.arn, ())),
+                    permissions.skipped.get(principal.arn),
+                )
+            )
+    return out
 
 
 def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
@@ -117,13 +219,8 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
                 f"account {evidence.account_id}: the credential report has columns this "
                 f"version does not know ({', '.join(v.report.extra_columns)}); they were ignored"
             )
-        account_findings: list[Finding] = []
-        user_findings, counts = judge_users(v, policy, as_of)
-        account_findings.extend(user_findings)
-        role_findings, role_counts = judge_roles(v, policy, as_of)
-        account_findings.extend(role_findings)
-        account_findings.extend(judge_root(v, policy, as_of))
-        for k, n in {**counts, **role_counts}.items():
+        account_findings, counts, _ = _judge_account(v, policy, as_of)
+        for k, n in counts.items():
             assessed[k] = assessed.get(k, 0) + n
 
         meta = _principal_meta(v)

@@ -1,5 +1,9 @@
 """IAM roles: unused when neither RoleLastUsed nor any other source shows use within the
-threshold. IAM tracks role use for the trailing 400 days only."""
+threshold. IAM tracks role use for the trailing 400 days only.
+
+A role's last use is the latest of RoleLastUsed and, where its Access Advisor report completed,
+every service's LastAuthenticated (an authenticated attempt to use a service is a use of the
+role); every one of those values is kept in the evidence."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import datetime as dt
 
 from ..model import Finding, FindingType, Observation, PrincipalType, Recommendation, Verdict
 from ..policy import Policy
-from ..sources import authorization
+from ..sources import access_advisor, authorization
 from ..timeutil import iso_or_none
 from .common import ROLE_TRACKING_DAYS, latest, q, usage_verdict
 from .view import AccountView
@@ -25,6 +29,58 @@ def _recommendation(name: str) -> Recommendation:
             f"aws iam delete-role --role-name {q(name)}",
         ),
     )
+
+
+def _advisor_uses(view: AccountView, arn: str) -> list[tuple[dt.datetime | None, Observation]]:
+    """Each service's LastAuthenticated from the role's Access Advisor report, as uses."""
+    report = view.advisor_report(arn)
+    if report is None:
+        return []
+    read_at = view.read_at(access_advisor.NAME)
+    completed = iso_or_none(report.job_completion_date)
+    if not report.complete:
+        why = report.error.message if report.error else report.outcome
+        return [
+            (
+                None,
+                Observation(
+                    access_advisor.GET,
+                    "JobStatus",
+                    report.job_status or report.outcome,
+                    read_at,
+                    note=f"no Access Advisor report ({why}): only RoleLastUsed is counted",
+                ),
+            )
+        ]
+    used = [s for s in report.services if s.last_authenticated is not None]
+    if not used:
+        return [
+            (
+                None,
+                Observation(
+                    access_advisor.GET,
+                    "ServicesLastAccessed[].LastAuthenticated",
+                    None,
+                    read_at,
+                    data_as_of=completed,
+                    note=f"none of the {len(report.services)} allowed services was used in the "
+                    "tracked 400 days",
+                ),
+            )
+        ]
+    return [
+        (
+            s.last_authenticated,
+            Observation(
+                access_advisor.GET,
+                f"ServicesLastAccessed[{s.namespace}].LastAuthenticated",
+                iso_or_none(s.last_authenticated),
+                read_at,
+                data_as_of=completed,
+            ),
+        )
+        for s in sorted(used, key=lambda s: s.namespace)
+    ]
 
 
 def judge_roles(
@@ -75,6 +131,7 @@ def judge_roles(
                 ),
             )
         ]
+        uses.extend(_advisor_uses(view, role.arn))
         last, evidence = latest(uses, not_before=role.created)
         evidence.insert(
             0,

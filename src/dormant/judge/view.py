@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 from ..model import Observation
 from ..snapshot import AccountEvidence
-from ..sources import access_keys, account, authorization, credential_report, other_credentials
+from ..sources import (
+    access_advisor,
+    access_analyzer,
+    access_keys,
+    account,
+    authorization,
+    credential_report,
+    other_credentials,
+)
 from ..sources import users as users_source
 from ..sources.base import SourceResult, SourceStatus
 from ..timeutil import iso
@@ -42,6 +50,15 @@ class AccountView:
     details: authorization.AuthorizationDetails
     facts: account.AccountFacts
     user_facts: dict[str, UserFacts] = field(default_factory=dict)
+    advisor: dict[str, access_advisor.AccessAdvisorReport] | None = None
+    """Access Advisor reports by ARN; None when the source was not collected or was skipped
+    (then permissions are not judged)."""
+    analyzer: list[access_analyzer.UnusedAccessFinding] | None = None
+    """Access Analyzer's unused-access findings; None unless some analyzer's findings were
+    listed, so that "no finding" is said only where findings were read."""
+
+    def advisor_report(self, arn: str) -> access_advisor.AccessAdvisorReport | None:
+        return (self.advisor or {}).get(arn)
 
     def status(self, name: str) -> SourceStatus:
         res = self.sources.get(name)
@@ -156,4 +173,11 @@ def build(evidence: AccountEvidence) -> AccountView:
                 r.arn, r.user, path.rstrip("/") + "/", r.user_creation_time, {}
             )
     view.user_facts = dict(sorted(facts_by_arn.items()))
+    advisor = src.get(access_advisor.NAME)
+    if advisor is not None and advisor.status != SourceStatus.SKIPPED:
+        view.advisor = access_advisor.parse(advisor.raw)
+    analyzer = src.get(access_analyzer.NAME)
+    if analyzer is not None and analyzer.status != SourceStatus.SKIPPED:
+        if analyzer.raw.get("findings"):
+            view.analyzer = access_analyzer.parse(analyzer.raw)
     return view

@@ -100,6 +100,9 @@ class _Job:
     throttled: int = 0
     throttle_delay: float = THROTTLE_FIRST
     done: bool = False
+    ops: set[str] = field(default_factory=set)
+    """The API operations tried for this job (for coverage: per operation, how many principals
+    it was tried for and failed for)."""
 
 
 def collect(
@@ -134,15 +137,20 @@ def collect(
     window = max(1, max_in_flight)
     client = ctx.client("iam")
     jobs = _schedule(ctx, client, wanted, entities_for, granularity, job_timeout, window, calls)
+    attempted: dict[str, int] = {}
     for arn in wanted:
         job = jobs[arn]
         job.entry.setdefault("finished_at", ctx.now_iso())
         if job.error is not None:
             job.entry["error"] = {"code": job.error.code, "message": job.error.message}
             result.errors.append(job.error)
+        for op in job.ops | ({job.error.operation} if job.error else set()):
+            attempted[op] = attempted.get(op, 0) + 1
         result.raw["jobs"][arn] = job.entry
     result.finished_at = ctx.now_iso()
-    result.settle(len(wanted))
+    # Per operation: the principals it was tried for, so that a job polled ten times counts once
+    # and an operation that failed for every principal it was tried for reads as such.
+    result.settle(attempted)
     return result
 
 
@@ -172,7 +180,7 @@ def _schedule(
                 if arn is None:
                     exhausted = True
                     break
-                job = _Job(arn, arn in entities_for, due=ctx.clock())
+                job = _Job(arn, arn in entities_for, due=ctx.wait_clock())
                 job.entry = {"outcome": OUTCOME_ERROR, "requested_at": ctx.now_iso(), "error": None}
                 jobs[arn] = job
                 active.append(job)
@@ -184,7 +192,7 @@ def _schedule(
                             _operation(job), "Cancelled", "scan cancelled during the job", job.arn
                         )
                         _finish(job, OUTCOME_CANCELLED, err)
-            now = ctx.clock()
+            now = ctx.wait_clock()
             for job in active:
                 if len(running) >= calls:
                     break
@@ -209,7 +217,7 @@ def _schedule(
                 continue
             upcoming = [j.due for j in active if not j.done and j.due is not None]
             if upcoming:
-                ctx.sleep(max(0.0, (min(upcoming) - ctx.clock()).total_seconds()))
+                ctx.pause(max(0.0, (min(upcoming) - ctx.wait_clock()).total_seconds()))
     for arn in arns:
         if arn not in jobs:
             job = _Job(arn, False)
@@ -233,6 +241,7 @@ def _finish(job: _Job, outcome: str, error: SourceError | None = None) -> None:
 def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout: float) -> None:
     """Make the job's next call and move it on. Never raises: errors end the job."""
     operation = _operation(job)
+    job.ops.add(operation)
     try:
         if job.phase == "generate":
             answer = client.generate_service_last_accessed_details(
@@ -240,7 +249,7 @@ def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout
             )
             job.entry[GENERATE] = jsonable(answer)
             job.job_id = answer["JobId"]
-            job.started = ctx.clock()
+            job.started = ctx.wait_clock()
             job.phase = "poll"
             job.due = job.started + dt.timedelta(seconds=job.delay)
         elif job.phase == "poll":
@@ -266,7 +275,7 @@ def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout
                 if not job.namespaces:
                     _finish(job, OUTCOME_COMPLETED)
                     return
-            job.due = ctx.clock()
+            job.due = ctx.wait_clock()
         job.throttled = 0
         job.throttle_delay = THROTTLE_FIRST
     except Exception as exc:  # noqa: BLE001 - recorded per ARN; the scan goes on
@@ -274,7 +283,7 @@ def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout
             # Rate exceeded even after botocore's own retries: try this call again later,
             # without holding a thread while waiting.
             job.throttled += 1
-            job.due = ctx.clock() + dt.timedelta(seconds=job.throttle_delay)
+            job.due = ctx.wait_clock() + dt.timedelta(seconds=job.throttle_delay)
             job.throttle_delay = min(THROTTLE_MAX, job.throttle_delay * 2)
             return
         # A report already read stays "completed": only the entity detail is missing then.
@@ -285,13 +294,13 @@ def _step(ctx: CollectContext, client: Any, job: _Job, granularity: str, timeout
 def _on_first_page(ctx: CollectContext, job: _Job, answer: dict[str, Any], timeout: float) -> None:
     status = answer.get("JobStatus")
     if status == "IN_PROGRESS":
-        elapsed = (ctx.clock() - job.started).total_seconds() if job.started else 0.0
+        elapsed = (ctx.wait_clock() - job.started).total_seconds() if job.started else 0.0
         if elapsed >= timeout:
             msg = f"job {job.job_id} still IN_PROGRESS after {timeout:g}s"
             _finish(job, OUTCOME_TIMEOUT, SourceError(GET, "JobTimeout", msg, job.arn))
             return
         job.delay = min(POLL_MAX, job.delay * POLL_FACTOR, max(0.0, timeout - elapsed))
-        job.due = ctx.clock() + dt.timedelta(seconds=job.delay)
+        job.due = ctx.wait_clock() + dt.timedelta(seconds=job.delay)
         return
     job.entry[GET] = [jsonable(answer)]
     if status == "FAILED":
@@ -307,7 +316,7 @@ def _after_page(ctx: CollectContext, job: _Job, answer: dict[str, Any]) -> None:
     if answer.get("IsTruncated") and answer.get("Marker"):
         job.phase = "page"
         job.marker = answer["Marker"]
-        job.due = ctx.clock()
+        job.due = ctx.wait_clock()
         return
     job.marker = None
     if job.with_entities:
@@ -319,7 +328,7 @@ def _after_page(ctx: CollectContext, job: _Job, answer: dict[str, Any]) -> None:
         ]
     if job.namespaces:
         job.phase = "entities"
-        job.due = ctx.clock()
+        job.due = ctx.wait_clock()
         return
     _finish(job, OUTCOME_COMPLETED)
 

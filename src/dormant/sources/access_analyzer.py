@@ -69,14 +69,14 @@ def collect(
         result.finished_at = ctx.now_iso()
         return result
 
-    attempted = 1
+    attempted = {"ListAnalyzers": 1, "ListFindingsV2": 0, "GetFindingV2": 0}
     params_filter: dict[str, Any] = {}
     if statuses:
         params_filter = {"status": {"eq": list(statuses)}}
     finding_ids: list[tuple[str, str]] = []
     for analyzer in unused:
         arn = analyzer["arn"]
-        attempted += 1
+        attempted["ListFindingsV2"] += 1
         if analyzer.get("status") not in (None, "ACTIVE"):
             result.errors.append(
                 SourceError(
@@ -99,7 +99,7 @@ def collect(
         finding_ids.extend((arn, f["id"]) for f in findings)
 
     if with_details and finding_ids:
-        attempted += len(finding_ids)
+        attempted["GetFindingV2"] += len(finding_ids)
 
         def detail(item: tuple[str, str]) -> tuple[str, dict[str, Any] | None, SourceError | None]:
             analyzer_arn, finding_id = item
@@ -121,7 +121,7 @@ def collect(
                 result.raw["details"][finding_id] = data
             ctx.progress(NAME, 1, len(finding_ids))
     result.finished_at = ctx.now_iso()
-    result.settle(attempted)
+    result.settle({op: n for op, n in attempted.items() if n})
     return result
 
 

@@ -207,11 +207,30 @@ class CollectContext:
     which every source already records per call), so no source needs its own checks."""
 
     def __post_init__(self) -> None:
+        import time
+
         self._slots = threading.BoundedSemaphore(max(1, self.concurrency))
+        self._start_clock = self.clock()
+        self._start_mono = time.monotonic()
+        self._slept = 0.0
         if self.sleep is None:
             import time
 
             self.sleep = time.sleep
+
+    def wait_clock(self) -> dt.datetime:
+        """The time to schedule waits and timeouts by: ``clock``, but never behind the time
+        actually spent (real time, or the sleeps taken through ``sleep``), so a clock that
+        tests freeze can never make a wait loop forever."""
+        import time
+
+        spent = max(time.monotonic() - self._start_mono, self._slept)
+        return max(self.clock(), self._start_clock + dt.timedelta(seconds=spent))
+
+    def pause(self, seconds: float) -> None:
+        """Sleep through ``sleep``, counting the time for :meth:`wait_clock`."""
+        self._slept += max(0.0, seconds)
+        self.sleep(seconds)
 
     def now_iso(self) -> str:
         return iso(self.clock())

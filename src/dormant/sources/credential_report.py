@@ -344,7 +344,7 @@ def collect(ctx: CollectContext) -> SourceResult:
     result = SourceResult(name=NAME, started_at=ctx.now_iso())
     iam = ctx.client("iam")
     timeout = float(ctx.options.get("credential_report_timeout", 300))
-    deadline = ctx.clock() + dt.timedelta(seconds=timeout)
+    deadline = ctx.wait_clock() + dt.timedelta(seconds=timeout)
     delay = 1.0
     need_generate = True
     not_present = 0
@@ -382,7 +382,7 @@ def collect(ctx: CollectContext) -> SourceResult:
         except botocore.exceptions.BotoCoreError as exc:
             result.errors.append(SourceError.from_exception(operation, exc))
             break
-        if ctx.clock() >= deadline:
+        if ctx.wait_clock() >= deadline:
             result.errors.append(
                 SourceError(
                     "GetCredentialReport",
@@ -391,7 +391,7 @@ def collect(ctx: CollectContext) -> SourceResult:
                 )
             )
             break
-        ctx.sleep(delay)
+        ctx.pause(delay)
         delay = min(delay * 2, 15.0)
     result.settle({"GenerateCredentialReport": 1, "GetCredentialReport": 1})
     result.finished_at = ctx.now_iso()

@@ -8,6 +8,7 @@ input gives the same shapes.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -166,10 +167,17 @@ def timeline(findings: Sequence[Finding], as_of: str) -> dict[str, Any] | None:
     items = []
     for f in findings:
         when = f.last_used or (f.created if f.verdict == Verdict.NEVER_USED else None)
-        if when is None:
+        if when is not None:
+            at = parse_time(when)
+            days = max(0.0, (end - at).total_seconds() / 86400)
+        elif f.verdict == Verdict.UNUSED and f.days_unused is not None:
+            # No use in all the evidence covers (IAM's 400 days, say): plotted where the
+            # evidence begins, hollow, since the last use is at least that old.
+            days = float(f.days_unused)
+            at = end - dt.timedelta(days=days)
+        else:
             continue
-        at = parse_time(when)
-        items.append((f, at, max(0.0, (end - at).total_seconds() / 86400), f.last_used is None))
+        items.append((f, at, days, f.last_used is None))
     undated = len(findings) - len(items)
     if not items:
         return None
@@ -192,7 +200,13 @@ def timeline(findings: Sequence[Finding], as_of: str) -> dict[str, Any] | None:
     lane_y = {lane["label"]: lane["y"] for lane in lanes}
     dots = []
     for f, at, days, never in sorted(items, key=lambda it: (str(it[0].type), it[1], it[0].id)):
-        what = "created, never used" if never else "last used"
+        what = (
+            "last used"
+            if not never
+            else "created, never used"
+            if f.verdict == Verdict.NEVER_USED
+            else "no use since at least"
+        )
         dots.append(
             {
                 "x": x_of(days),

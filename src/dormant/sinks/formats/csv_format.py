@@ -32,7 +32,11 @@ COLUMNS = (
     "recommendation",
     "commands",
     "finding_id",
+    "scope",
+    "access_analyzer",
+    "policy_diff",
 )
+"""Columns added later go at the end, so a spreadsheet built on the old ones keeps working."""
 
 
 def _safe(value: Any) -> str:
@@ -49,6 +53,8 @@ def _row(f: Finding) -> list[str]:
         "finding_id": f.id,
         "recommendation": rec.summary if rec else "",
         "commands": " && ".join(rec.commands) if rec else "",
+        "access_analyzer": f.details.get("access_analyzer"),
+        "policy_diff": f.details.get("policy_diff"),
     }
     return [_safe(values.get(c)) for c in COLUMNS]
 

@@ -12,6 +12,8 @@ from ... import __version__
 from ...model import Report, Verdict
 
 SCHEMA_VERSION = "1.1"
+"""1.1: findings have ``scope`` (UnusedPermission) and ``details.tags``; accounts have
+``credential_report_generated_at``."""
 
 
 def summary(report: Report) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 from ...model import Finding, Report
+from .table import permission_subject
 
 
 def _cell(value: object) -> str:
@@ -17,12 +19,37 @@ def _cell(value: object) -> str:
 
 
 def _subject(f: Finding) -> str:
-    return (
-        f.access_key_id
-        or (f"slot {f.key_slot}" if f.key_slot else "")
-        or f.action
-        or (f.service or "")
-    )
+    return f.access_key_id or (f"slot {f.key_slot}" if f.key_slot else "") or permission_subject(f)
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _least_privilege(report: Report) -> list[str]:
+    carriers = [f for f in report.findings if f.details.get("policy_diff")]
+    if not carriers:
+        return []
+    lines = [
+        "",
+        "## Least-privilege recommendations",
+        "",
+        "Per principal, the rewrite of its policies that drops what the evidence shows unused "
+        "and keeps what it cannot judge (`dormant recommend` writes the documents and commands).",
+    ]
+    for f in carriers:
+        diff = f.details["policy_diff"]
+        fence = _fence(diff)
+        lines += ["", f"### {_cell(f.principal_name)} ({_cell(f.principal_arn)})", ""]
+        for rec in f.details.get("recommended_policies") or ():
+            lines.append(
+                f"- {_cell(rec['type'])} policy {_cell(rec['policy'])}: "
+                f"{_cell(rec['recommendation'])}, {len(rec['removed'])} action(s) removed"
+            )
+        lines += ["", f"{fence}diff", diff.rstrip("\n"), fence]
+    return lines
 
 
 def render(report: Report, **_: Any) -> str:
@@ -43,7 +70,7 @@ def render(report: Report, **_: Any) -> str:
         lines += [f"| {t} | {n} |" for t, n in sorted(by_type.items())]
         lines.append("")
     lines += [
-        "| Account | Type | Principal | Credential | Verdict | Last used | Days | Limit | Why |",
+        "| Account | Type | Principal | Subject | Verdict | Last used | Days | Limit | Why |",
         "| --- | --- | --- | --- | --- | --- | ---: | ---: | --- |",
     ]
     for f in report.findings:
@@ -60,13 +87,19 @@ def render(report: Report, **_: Any) -> str:
                     (f.last_used or "never")[:10],
                     f.days_unused,
                     f.threshold_days,
-                    f.reason,
+                    f.reason
+                    + (
+                        f" (Access Analyzer: {f.details['access_analyzer']})"
+                        if "access_analyzer" in f.details
+                        else ""
+                    ),
                 )
             )
             + " |"
         )
     if not report.findings:
         lines.append("| | | | | | | | | no findings |")
+    lines += _least_privilege(report)
     if report.excluded:
         lines += ["", f"**Excluded ({len(report.excluded)}):**", ""]
         for rule, n in sorted(Counter(f.excluded_by or "" for f in report.excluded).items()):

@@ -31,38 +31,100 @@ def _subject(f: Finding) -> str:
         return f.access_key_id
     if f.key_slot:
         return f"key slot {f.key_slot}"
-    if f.action:
-        return f.action
-    if f.service:
-        return f.service
-    return ""
+    return permission_subject(f)
+
+
+def permission_subject(f: Finding) -> str:
+    """What a permission finding is about, in a few words: ``sqs (all 20 granted)``,
+    ``s3:CreateBucket``, ``s3 (1 not judged)``, ``(every permission)``."""
+    n = len(f.details.get("actions") or ())
+    if f.scope == "service":
+        return f"{f.service} (all {n} granted)"
+    if f.scope == "untracked":
+        return f"{f.service} ({n} not judged)"
+    if f.scope == "principal":
+        return "(every permission)"
+    return f.action or f.service or ""
+
+
+MAX_ACTION_ROWS = 4
+"""Action findings of one principal, service and verdict shown before the rest are counted in
+one row (the JSON report lists every one)."""
+
+
+def _collapsed(findings: list[Finding]) -> list[Finding | str]:
+    """Findings in order, with long runs of action findings of one principal, service and
+    verdict cut to :data:`MAX_ACTION_ROWS` and a row saying how many more there are."""
+    out: list[Finding | str] = []
+    runs: dict[tuple, int] = {}
+    for f in findings:
+        if f.scope != "action":
+            out.append(f)
+            continue
+        key = (f.principal_arn, f.service, f.verdict)
+        runs[key] = runs.get(key, 0) + 1
+        total = sum(
+            1
+            for g in findings
+            if g.scope == "action" and (g.principal_arn, g.service, g.verdict) == key
+        )
+        if runs[key] <= MAX_ACTION_ROWS or total <= MAX_ACTION_ROWS + 1:
+            out.append(f)
+        elif runs[key] == MAX_ACTION_ROWS + 1:
+            out.append(
+                f"{f.principal_name}\t... and {total - MAX_ACTION_ROWS} more {f.verdict} "
+                f"{f.service} actions (every one is in the JSON report)"
+            )
+    return out
 
 
 def _findings_table(findings: list[Finding]) -> Table:
     with_subject = any(_subject(f) for f in findings)
+    permissions = any(f.scope for f in findings)
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
     t.add_column("Principal", overflow="fold", max_width=40)
     if with_subject:
-        t.add_column("Credential", overflow="fold", no_wrap=True)
+        t.add_column(
+            "Permission" if permissions else "Credential", overflow="fold", no_wrap=not permissions
+        )
     t.add_column("Verdict", no_wrap=True)
     t.add_column("Last used", no_wrap=True)
     t.add_column("Days", justify="right")
     t.add_column("Why", overflow="fold", ratio=1)
-    for f in findings:
+    for f in _collapsed(findings):
+        if isinstance(f, str):
+            name, text = f.split("\t", 1)
+            t.add_row(escape(name), *([""] if with_subject else []), "", "", "", escape(text))
+            continue
         last = (
             _day(f.last_used) if f.last_used or f.verdict != Verdict.INSUFFICIENT_EVIDENCE else "?"
         )
         row = [escape(f.principal_name)]
         if with_subject:
             row.append(escape(_subject(f)))
+        why = f.reason
+        if "access_analyzer" in f.details:
+            why += f" [Access Analyzer: {f.details['access_analyzer']}]"
         row += [
             f"[{VERDICT_STYLE.get(f.verdict, '')}]{escape(str(f.verdict))}[/]",
             last,
             "" if f.days_unused is None else str(f.days_unused),
-            escape(f.reason),
+            escape(why),
         ]
         t.add_row(*row)
     return t
+
+
+def least_privilege_lines(findings: list[Finding]) -> list[str]:
+    """One line per policy change recommended, from the findings that carry them."""
+    lines = []
+    for f in findings:
+        for rec in f.details.get("recommended_policies") or ():
+            lines.append(
+                f"{f.principal_name}: {rec['type']} policy {rec['policy']}: "
+                f"{rec['recommendation']} ({len(rec['removed'])} action(s) removed)"
+            )
+    return lines
 
 
 def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -> str:
@@ -100,6 +162,14 @@ def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -
                 f"{'/'.join(str(d) for d in limits)} days)"
             )
             console.print(_findings_table(group))
+            changes = least_privilege_lines(group)
+            if changes:
+                console.print(
+                    "  [bold]Least privilege[/] (the diffs are in the JSON report's "
+                    "details.policy_diff; `dormant recommend` writes the documents and commands):"
+                )
+                for line in changes:
+                    console.print(f"    {escape(line)}")
         ex = [f for f in report.excluded if f.account_id == acct.account_id]
         if ex:
             rules = Counter(f.excluded_by or "" for f in ex)
