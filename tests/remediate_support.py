@@ -18,8 +18,6 @@ from typing import Any
 from dormant.demo.seed import Account, Key, Password, Role, User, seed
 from dormant.sinks.remediate.calls import canonical, document_text
 from dormant.sinks.remediate.plan import DEACTIVATED_TAG, QUARANTINE_DOCUMENT, QUARANTINE_TAG
-from dormant.sources import access_advisor, authorization
-from dormant.sources.base import CollectContext
 from dormant.timeutil import iso
 
 ALLOW_S3 = {
@@ -199,7 +197,7 @@ def seed_permissions(emulator, now: dt.datetime) -> dict[str, str]:
     iam.create_policy_version(
         PolicyArn=ops, PolicyDocument=json.dumps(WORKER_OPS), SetAsDefault=True
     )
-    ec2_read = add_aws_managed_policy("AmazonEC2ReadOnlyAccess")
+    ec2_read = moto_ext.add_aws_managed_policy(ACCOUNT, "AmazonEC2ReadOnlyAccess")
     iam.attach_role_policy(RoleName="worker", PolicyArn=ops)
     iam.attach_role_policy(RoleName="worker", PolicyArn=ec2_read)
     role = be.get_role("worker")
@@ -245,23 +243,6 @@ def seed_access_advisor(principal: str, services: dict[str, float | None], now) 
             for ns, days in services.items()
         ],
     )
-
-
-def add_aws_managed_policy(name: str) -> str:
-    """One AWS-managed policy made to exist in the emulated account (moto loads none unless
-    told to load all of them), so that it can be attached and is listed. Its ARN."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-    from moto.iam.models import AWSManagedPolicy
-
-    from dormant.demo import moto_ext
-
-    be = moto_ext.backend(ACCOUNT)
-    data = json.loads(aws_managed_policies_data)[name]
-    policy = AWSManagedPolicy.from_data(name, ACCOUNT, be.region_name, data)
-    if policy.arn not in be.managed_policies:
-        be.managed_policies[policy.arn] = policy
-        be.aws_managed_policies.append(policy)
-    return policy.arn
 
 
 # ------------------------------------------------------------------------------ state
@@ -363,80 +344,40 @@ def write_policy(tmp_path: Path, text: str = POLICY) -> Path:
     return path
 
 
-def collect_to(emulator, path: Path) -> Path:
-    """Collect the emulated account's evidence bundle in this process, without the pauses a
-    real credential report needs (the emulator's report is ready at once)."""
+def collect_to(emulator, path: Path, *, advisor: bool = True) -> Path:
+    """Collect the emulated account's evidence bundle in this process, as ``dormant collect``
+    does, without the pauses AWS needs (the emulator's credential report is ready at once, and
+    the Access Advisor jobs are polled on a clock whose sleeps pass at once)."""
+    from aa_support import FakeClock
+
     from dormant import pipeline
     from dormant import snapshot as snapshot_mod
     from dormant.demo import moto_ext
     from dormant.sources.aws import build_session
 
-    moto_ext.set_in_progress_polls("123456789012", 0)
+    moto_ext.set_in_progress_polls(ACCOUNT, 0)
     session = build_session(endpoint_url=emulator.endpoint_url)
-    clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
-    snap = pipeline.collect_snapshot(session, clock=clock, sleep=lambda seconds: None)
-    evidence = snap.accounts[0]
-    if access_advisor.NAME not in evidence.sources:
-        # This dormant's scan does not collect Access Advisor yet: read it as the scan will.
-        details = authorization.parse_raw(evidence.sources[authorization.NAME].raw)
-        from aa_support import FakeClock
-
-        fake = FakeClock(clock())  # the jobs' polls wait on this clock, not the wall's
-        ctx = CollectContext(
-            session=session, account_id=evidence.account_id, clock=fake.clock, sleep=fake.sleep
-        )
-        wanted = [f"arn:aws:iam::{ACCOUNT}:{p}" for p in ACCESS_ADVISOR]
-        evidence.sources[access_advisor.NAME] = access_advisor.collect(
-            ctx, [a for a in sorted(details.roles) + sorted(details.users) if a in wanted]
-        )
-        snap.digest = None
+    fake = FakeClock(dt.datetime.now(dt.UTC))
+    snap = pipeline.collect_snapshot(
+        session,
+        clock=fake.clock,
+        sleep=fake.sleep,
+        options={"access_advisor": advisor, "access_analyzer": False},
+    )
     snapshot_mod.write(snap, path)
     return path
 
 
-def findings_with_permissions(snapshot_path: Path, policy_path: Path, out: Path) -> Path:
-    """The JSON report of the bundle. Where this dormant's judge does not yet report unused
-    permissions, the report gets them as Access Advisor shows them: one never-used
-    UnusedPermission finding per granted service of a principal that its report lists as not
-    used, which is what the judge will say of them."""
-    import dataclasses
-
+def findings_json(snapshot_path: Path, policy_path: Path, out: Path) -> Path:
+    """The JSON report of the bundle (``dormant analyze --format json``), made in process."""
     from dormant import snapshot as snapshot_mod
     from dormant.judge import judge
-    from dormant.model import Finding, FindingType, PrincipalType, Verdict
     from dormant.policy import load_policy
     from dormant.sinks.formats import render
     from dormant.timeutil import parse_time
 
     snap = snapshot_mod.read(snapshot_path)
-    policy = load_policy(str(policy_path))
-    report = judge(snap, policy, parse_time(snap.created_at))
-    if not any(f.type == FindingType.UNUSED_PERMISSION for f in report.findings):
-        evidence = snap.accounts[0]
-        reports = access_advisor.parse(evidence.sources[access_advisor.NAME].raw)
-        extra = []
-        for principal in ACCESS_ADVISOR:
-            arn = f"arn:aws:iam::{ACCOUNT}:{principal}"
-            if arn not in reports:
-                continue  # not seeded in this test
-            for svc in reports[arn].services:
-                if svc.last_authenticated is None:
-                    extra.append(
-                        Finding(
-                            type=FindingType.UNUSED_PERMISSION,
-                            account_id=ACCOUNT,
-                            principal_arn=arn,
-                            principal_name=principal.split("/")[-1],
-                            principal_type=PrincipalType(principal.split("/")[0]),
-                            verdict=Verdict.NEVER_USED,
-                            reason=f"service {svc.namespace} not used in the tracking period",
-                            threshold_days=policy.threshold(FindingType.UNUSED_PERMISSION),
-                            service=svc.namespace,
-                        )
-                    )
-        report = dataclasses.replace(
-            report, findings=tuple(sorted(report.findings + tuple(extra), key=Finding.sort_key))
-        )
+    report = judge(snap, load_policy(str(policy_path)), parse_time(snap.created_at))
     out.write_text(render(report, "json"))
     return out
 

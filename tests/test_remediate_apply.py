@@ -12,7 +12,6 @@ import pytest
 from remediate_support import (
     ACCESS_ADVISOR,
     collect_to,
-    findings_with_permissions,
     full_state,
     run,
     seed_access_advisor,
@@ -26,19 +25,15 @@ from dormant.sinks.remediate.plan import DEACTIVATED_TAG, QUARANTINE_TAG
 
 def _plan(emulator, tmp_path, policy=None, name: str = "plan") -> tuple[dict, str]:
     snap = collect_to(emulator, tmp_path / f"{name}-snap")
-    policy = policy or write_policy(tmp_path)
-    findings = findings_with_permissions(snap, policy, tmp_path / f"{name}-findings.json")
     plan = tmp_path / f"{name}.json"
     run(
         "remediate",
         "plan",
-        str(findings),
-        "--snapshot",
         str(snap),
         "--output",
         str(plan),
         "--policy",
-        str(policy),
+        str(policy or write_policy(tmp_path)),
     )
     return json.loads(plan.read_text()), str(plan)
 

@@ -21,7 +21,6 @@ import pytest
 from aa_support import FakeClock
 from remediate_support import (
     collect_to,
-    findings_with_permissions,
     full_state,
     seed_account,
     write_policy,
@@ -82,12 +81,12 @@ def _run(emulator, now, tmp_path: Path, without: str | None = None, kinds=None):
         roles=parts is None or bool(parts & ROLE_KINDS),
         permissions=parts is None or bool(parts - CREDENTIAL_KINDS - ROLE_KINDS),
     )
-    snap = collect_to(emulator, tmp_path / "snap")
+    permissions = parts is None or bool(parts - CREDENTIAL_KINDS - ROLE_KINDS)
+    snap = collect_to(emulator, tmp_path / "snap", advisor=permissions)
     policy_path = write_policy(tmp_path)
-    findings = findings_with_permissions(snap, policy_path, tmp_path / "findings.json")
     plan = commands.make_plan(
-        str(findings),
-        snapshot_path=str(snap),
+        str(snap),
+        snapshot_path=None,
         policy=commands.load_policy(str(policy_path)),
         as_of=None,
         created_at=now,
