@@ -825,7 +825,11 @@ def lambda_deploy(
 
 
 def _mount_optional() -> None:
-    """Subcommands whose dependencies are optional extras register themselves here."""
+    """Subcommands whose dependencies are optional extras register themselves here (they
+    import their heavy dependencies only when run)."""
+    from .trail.cli import trail
+
+    main.add_command(trail)
 
 
 _mount_optional()
