@@ -11,12 +11,16 @@ from test_scan_scenario import run_cli
 from dormant.demo import moto_ext
 from dormant.demo.company import DEMO_POLICY, company
 from dormant.demo.seed import finding_label, seed
+from dormant.demo.trail import write_trail
 
 
 def test_demo_company_labels_match_the_scan(emulator, now, tmp_path: Path):
     labels = seed(emulator, company(), now)
+    # The trail bucket, named in the policy file: CloudTrail agrees with IAM, so the labels
+    # stay exact, and the report says who assumes each role.
+    prefix = write_trail(emulator, "123456789012", "larkspur-cloudtrail")
     policy = tmp_path / "policy.toml"
-    policy.write_text(DEMO_POLICY)
+    policy.write_text(DEMO_POLICY + f'\n[cloudtrail]\nsources = ["{prefix}"]\n')
     snap = tmp_path / "snap"
     proc = run_cli(
         "scan",
@@ -31,6 +35,19 @@ def test_demo_company_labels_match_the_scan(emulator, now, tmp_path: Path):
     doc = json.loads(proc.stdout)
     assert sorted((finding_label(f) for f in doc["findings"]), key=repr) == sorted(labels, key=repr)
     assert len({f["principal_name"] for f in doc["findings"]}) >= 10
+
+    assert {c["source"]: c["status"] for c in doc["coverage"]}["cloudtrail"] == "read"
+    callers = {r["role_name"]: {c["kind"] for c in r["callers"]} for r in doc["role_assumptions"]}
+    assert callers["github-actions-deploy"] == {"WebIdentityUser"}
+    assert callers["security-audit"] == {"SAMLUser"}
+    assert callers["ci-deploy"] == {"AWSAccount"}
+    assert callers["app-orders-api"] == {"AWSService"}
+    partner = next(
+        f
+        for f in doc["findings"]
+        if f["principal_name"] == "partner-readonly" and f["type"] == "UnusedIAMRole"
+    )
+    assert [c["caller"] for c in partner["details"]["assumed_by"]] == ["account:444455556666"]
 
     # Nothing dormant wrote or printed holds a secret access key.
     secrets = [

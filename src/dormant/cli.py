@@ -92,22 +92,75 @@ def collection_options(fn: Callable) -> Callable:
                 help="Read IAM Access Analyzer's unused-access findings where an unused-access "
                 "analyzer exists in the region, to compare with dormant's.",
             ),
+            click.option(
+                "--trail",
+                "trail",
+                multiple=True,
+                metavar="SOURCE",
+                help="Add CloudTrail evidence: a local file or folder, s3://bucket/prefix in "
+                "CloudTrail's layout, or 'lookup-events' (the API; 90 days). Repeatable; also "
+                "[cloudtrail] sources in the policy file. Needs dormant[trail].",
+            ),
+            click.option(
+                "--trail-start",
+                metavar="ISO",
+                help="Read CloudTrail from this time (default: all the sources hold).",
+            ),
         ]
     ):
         fn = opt(fn)
-    return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["collection"] = collect_settings(
+            kwargs.pop("access_advisor"),
+            kwargs.pop("job_timeout"),
+            kwargs.pop("with_entities"),
+            kwargs.pop("access_analyzer"),
+            trail=kwargs.pop("trail"),
+            trail_start=kwargs.pop("trail_start"),
+        )
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def collect_settings(
-    access_advisor: bool, job_timeout: float, with_entities: bool, access_analyzer: bool
+    access_advisor: bool,
+    job_timeout: float,
+    with_entities: bool,
+    access_analyzer: bool,
+    *,
+    trail: tuple[str, ...] = (),
+    trail_start: str | None = None,
 ) -> dict[str, Any]:
     """The ``options`` of :func:`dormant.collect.collect_account` from the CLI flags."""
+    start = None
+    if trail_start:
+        try:
+            start = parse_time(trail_start)
+        except ValueError as exc:
+            raise InputError(f"--trail-start: {exc}") from None
     return {
         "access_advisor": access_advisor,
         "job_timeout": job_timeout,
         "with_entities": with_entities,
         "access_analyzer": access_analyzer,
+        "trail_sources": list(trail),
+        "trail_start": start,
     }
+
+
+def with_policy_trail(options: dict[str, Any], policy: Any) -> dict[str, Any]:
+    """The CloudTrail sources of the command line and of the policy file, together."""
+    sources = list(options.get("trail_sources") or [])
+    for src in policy.file.cloudtrail.sources:
+        if src not in sources:
+            sources.append(src)
+    out = dict(options, trail_sources=sources)
+    if out.get("trail_start") is None and policy.file.cloudtrail.start is not None:
+        out["trail_start"] = policy.file.cloudtrail.start
+    return out
 
 
 def judge_options(fn: Callable) -> Callable:
@@ -417,10 +470,7 @@ def scan(
     region,
     endpoint_url,
     concurrency,
-    access_advisor,
-    job_timeout,
-    with_entities,
-    access_analyzer,
+    collection,
     policy_path,
     threshold_days,
     cis,
@@ -439,8 +489,7 @@ def scan(
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
     store = open_history(history_path, no_history)  # before collecting: fail fast
     session = make_session(profile, region, endpoint_url)
-    options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
-    snap = run_collect(session, concurrency, options)
+    snap = run_collect(session, concurrency, with_policy_trail(collection, policy))
     if snapshot_out:
         snapshot_mod.write(snap, snapshot_out)
         click.echo(f"dormant: evidence saved to {snapshot_out}", err=True)
@@ -465,18 +514,14 @@ def collect(
     region,
     endpoint_url,
     concurrency,
-    access_advisor,
-    job_timeout,
-    with_entities,
-    access_analyzer,
+    collection,
     out,
 ):
     """Collect the evidence bundle (snapshot) from AWS, without judging it."""
     from . import snapshot as snapshot_mod
 
     session = make_session(profile, region, endpoint_url)
-    options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
-    snap = run_collect(session, concurrency, options)
+    snap = run_collect(session, concurrency, collection)
     digest = snapshot_mod.write(snap, out)
     gaps = [
         f"{a.account_id}/{name}: {res.status}"
@@ -565,10 +610,7 @@ def recommend(
     region,
     endpoint_url,
     concurrency,
-    access_advisor,
-    job_timeout,
-    with_entities,
-    access_analyzer,
+    collection,
 ):
     """Least-privilege policies: what each role and user uses, as documents and commands.
 
@@ -592,8 +634,7 @@ def recommend(
         snap = snapshot_mod.read(path)
     else:
         session = make_session(profile, region, endpoint_url)
-        options = collect_settings(access_advisor, job_timeout, with_entities, access_analyzer)
-        snap = run_collect(session, concurrency, options)
+        snap = run_collect(session, concurrency, with_policy_trail(collection, policy))
     when = parse_as_of(as_of) or parse_time(snap.created_at)
     plans = least_privilege(snap, policy, when)
     if not plans:
@@ -1030,7 +1071,11 @@ def remediate_rollback(journal_path, step, force, do_apply, profile, region, end
 
 
 def _mount_optional() -> None:
-    """Subcommands whose dependencies are optional extras register themselves here."""
+    """Subcommands whose dependencies are optional extras register themselves here (they
+    import their heavy dependencies only when run)."""
+    from .trail.cli import trail
+
+    main.add_command(trail)
 
 
 _mount_optional()

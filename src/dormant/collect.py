@@ -36,6 +36,7 @@ from .sources import (
     access_keys,
     account,
     authorization,
+    cloudtrail,
     credential_report,
     other_credentials,
 )
@@ -182,13 +183,24 @@ def collect_account(
         results[credential_report.NAME] = report_future.result()
         results[access_advisor.NAME] = advisor_future.result()
         results[access_analyzer.NAME] = analyzer_future.result()
+    trail_sources = list(ctx.options.get("trail_sources") or ())
+    if trail_sources:
+        # After the API calls: the local engine uses every core, and needs no other source.
+        results[cloudtrail.NAME] = cloudtrail.collect(
+            ctx,
+            trail_sources,
+            start=ctx.options.get("trail_start"),
+            workers=ctx.options.get("trail_workers"),
+        )
     facts = account.parse_raw(results[account.NAME].raw)
     return AccountEvidence(
         account_id=ctx.account_id,
         account_name=account_name or facts.alias,
         collected_at=iso(clock()),
         scanner_arn=identity.get("Arn"),
-        sources={name: results[name] for name in CORE_SOURCES},
+        sources={
+            name: results[name] for name in (*CORE_SOURCES, cloudtrail.NAME) if name in results
+        },
     )
 
 

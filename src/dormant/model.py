@@ -322,6 +322,35 @@ class AccountInfo:
 
 
 @dataclass(frozen=True)
+class RoleAssumptionSummary:
+    """A role that CloudTrail shows being assumed, with who assumed it."""
+
+    account_id: str
+    role_arn: str
+    role_name: str
+    last_assumed: str
+    """The latest successful AssumeRole* event, ISO-8601 UTC."""
+    count: int
+    callers: tuple[dict[str, Any], ...]
+    """Each: ``caller``, ``kind``, ``last_seen``, ``count``; most recent first."""
+    verdict: str
+    """The role's verdict: ``used`` unless it has an UnusedIAMRole finding (or is excluded)."""
+    finding_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "role_arn": self.role_arn,
+            "role_name": self.role_name,
+            "last_assumed": self.last_assumed,
+            "count": self.count,
+            "callers": list(self.callers),
+            "verdict": self.verdict,
+            "finding_id": self.finding_id,
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     """The judgement of one snapshot: what every sink presents."""
 
@@ -342,6 +371,8 @@ class Report:
     assessed: dict[str, int] = field(default_factory=dict)
     """How many things were judged, by kind (users, access keys, roles...), verdict ``used``
     included, so a clean report still shows what it looked at."""
+    role_assumptions: tuple[RoleAssumptionSummary, ...] = ()
+    """Who assumed each role, by CloudTrail, used roles included; empty without a trail."""
 
     @property
     def account_ids(self) -> list[str]:

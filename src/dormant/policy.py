@@ -7,6 +7,9 @@ expiry dates. One TOML file, validated, with errors that name the file and the f
     UnrotatedIAMUserAccessKey = 90
     RootRecentlyUsed = 30            # root use within this many days is a finding
 
+    [cloudtrail]
+    sources = ["s3://org-trail-bucket/AWSLogs/"]   # added to --trail
+
     [exclusions]
     service_linked_roles = true      # roles under /aws-service-role/
     identity_center_roles = true     # roles under /aws-reserved/
@@ -112,6 +115,21 @@ class AllowEntry(_Strict):
         return not sep or tags[key] == value
 
 
+class CloudTrailSettings(_Strict):
+    sources: tuple[str, ...] = ()
+    """Where CloudTrail evidence comes from for ``scan``: local paths, ``s3://`` prefixes in
+    CloudTrail's layout, or ``lookup-events``; added to ``--trail``."""
+    start: dt.datetime | None = None
+    """Read events from this time on (a TOML date-time); default: everything the sources hold."""
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
 DEFAULT_DELETE_AFTER_DAYS = 30
 """How long a key stays deactivated, or a role quarantined, before dormant deletes it."""
 
@@ -127,6 +145,7 @@ class Remediation(_Strict):
 
 class PolicyFile(_Strict):
     thresholds: dict[str, int] = Field(default_factory=dict)
+    cloudtrail: CloudTrailSettings = Field(default_factory=CloudTrailSettings)
     exclusions: Exclusions = Field(default_factory=Exclusions)
     allow: tuple[AllowEntry, ...] = ()
     remediation: Remediation = Field(default_factory=Remediation)

@@ -95,7 +95,7 @@ def test_a_failure_is_one_line_and_debug_shows_the_traceback(runner, monkeypatch
 
     monkeypatch.setattr("dormant.trail.engine.run", boom)
     res = runner.invoke(trail, ["scan", str(SAMPLES["otrf"])])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert res.stderr == "error: RuntimeError: disk on fire\n"
     res = runner.invoke(trail, ["scan", str(SAMPLES["otrf"]), "--debug"])
     assert isinstance(res.exception, RuntimeError)
@@ -125,7 +125,7 @@ def test_sql_command_csv_and_raw_table(runner, data_dir):
 
 def test_sql_error_is_one_line(runner, data_dir):
     res = runner.invoke(trail, ["sql", str(SAMPLES["otrf"]), "-q", "SELECT nope FROM events"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert res.stderr.startswith("error: BinderException") and res.stderr.count("\n") == 1
 
 

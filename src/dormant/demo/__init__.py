@@ -19,6 +19,8 @@ REPORT_FILES = {
 """The reports the demo writes into its output directory, by format."""
 
 RECOMMENDATIONS = "recommendations"
+TRAIL_BUCKET = "larkspur-cloudtrail"
+"""The emulated account's CloudTrail bucket (organization-style layout under AWSLogs/)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ def run_demo(
     policy_path.write_text(DEMO_POLICY, encoding="utf-8")
     with server.running() as emu:
         seed(emu, company(), clock())
+        options = {}
+        try:
+            import msgspec  # noqa: F401 - the trail extra is installed: show CloudTrail too
+        except ImportError:
+            pass
+        else:
+            from .trail import write_trail
+
+            trail = write_trail(emu, server.DEFAULT_ACCOUNT, TRAIL_BUCKET)
+            options["trail_sources"] = [trail]
         session = build_session(
             region="us-east-1",
             endpoint_url=emu.endpoint_url,
@@ -64,9 +76,9 @@ def run_demo(
             from ..cli import Progress
 
             with Progress(True) as progress:
-                snap = collect_snapshot(session, clock=clock, progress=progress)
+                snap = collect_snapshot(session, clock=clock, progress=progress, options=options)
         else:
-            snap = collect_snapshot(session, clock=clock)
+            snap = collect_snapshot(session, clock=clock, options=options)
     snapshot_mod.write(snap, out / "snapshot")
     policy = load_policy(policy_path)
     report = judge_snapshot(snap, policy)

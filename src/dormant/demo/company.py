@@ -377,11 +377,18 @@ def company(seed: int = 7) -> Account:
                 Expect(PERM, I_, service="iam"),
             ],
         ),
+        # GitHub Actions deploys through OIDC: used this morning, no findings.
+        Role(
+            "github-actions-deploy",
+            age=300,
+            used=0.3,
+            trust="arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+        ),
         Role(
             "security-audit",
             age=1000,
             used=12,
-            trust="arn:aws:iam::111122223333:root",
+            trust="arn:aws:iam::123456789012:saml-provider/Okta",
             inline=_doc(
                 _allow(
                     "Evidence",

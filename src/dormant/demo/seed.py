@@ -119,7 +119,8 @@ class Role:
     used: float | None = None
     path: str = "/"
     trust: str = "ec2.amazonaws.com"
-    """A service principal, or an account ARN for a cross-account role."""
+    """A service principal, an account ARN for a cross-account role, or a SAML or OIDC
+    provider ARN for a federated one."""
     service_linked: str | None = None
     """The AWS service name for a service-linked role (path /aws-service-role/...)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -178,14 +179,19 @@ def _secs(value: dt.datetime) -> dt.datetime:
 
 
 def _trust(principal: str) -> str:
-    if principal.startswith("arn:"):
+    action = "sts:AssumeRole"
+    if ":saml-provider/" in principal:
+        who, action = {"Federated": principal}, "sts:AssumeRoleWithSAML"
+    elif ":oidc-provider/" in principal:
+        who, action = {"Federated": principal}, "sts:AssumeRoleWithWebIdentity"
+    elif principal.startswith("arn:"):
         who = {"AWS": principal}
     else:
         who = {"Service": principal}
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": who, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": who, "Action": action}],
         }
     )
 

@@ -17,6 +17,7 @@ from ..model import (
     FindingType,
     PrincipalType,
     Report,
+    RoleAssumptionSummary,
     Verdict,
 )
 from ..policy import IDENTITY_CENTER_PATH, SERVICE_LINKED_PATH, Policy
@@ -35,7 +36,7 @@ from ..timeutil import iso
 from . import view as view_mod
 from .credentials import judge_users
 from .permissions import Judgement, PolicyPlan, Principal, judge_permissions, principals
-from .roles import judge_roles
+from .roles import MAX_CALLERS, judge_roles
 from .root import judge_root
 
 AFFECTS = {
@@ -48,6 +49,8 @@ AFFECTS = {
     access_advisor.NAME: "unused permissions (UnusedPermission) of the principals whose job did "
     "not complete; role last use (service LastAuthenticated)",
     access_analyzer.NAME: "the comparison with Access Analyzer's unused-access findings",
+    "cloudtrail": "later uses of roles, keys, passwords and actions, and who assumed each role "
+    "(CloudTrail only adds uses: a gap here never makes anything unused)",
 }
 
 _UNUSED = (Verdict.UNUSED, Verdict.NEVER_USED)
@@ -181,6 +184,7 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
     warnings: list[str] = list(snapshot.notes)
     matched: dict[int, list[str]] = {i: [] for i in range(len(policy.allow))}
     today = as_of.date()
+    role_rows: list[RoleAssumptionSummary] = []
 
     for evidence in sorted(snapshot.accounts, key=lambda a: a.account_id):
         v = view_mod.build(evidence)
@@ -222,6 +226,13 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
         account_findings, counts, _ = _judge_account(v, policy, as_of)
         for k, n in counts.items():
             assessed[k] = assessed.get(k, 0) + n
+        if v.trail is not None:
+            if v.trail.events_read == 0:
+                warnings.append(
+                    f"account {evidence.account_id}: the CloudTrail sources held no event of "
+                    "this account (check the prefix, the account and the time window)"
+                )
+            role_rows.extend(_role_assumptions(v, account_findings))
 
         meta = _principal_meta(v)
         for f in account_findings:
@@ -282,4 +293,45 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
         snapshot_digest=snapshot.digest,
         warnings=tuple(warnings),
         assessed=dict(sorted(assessed.items())),
+        role_assumptions=tuple(_settle_role_rows(role_rows, excluded)),
     )
+
+
+def _role_assumptions(
+    v: view_mod.AccountView, account_findings: list[Finding]
+) -> list[RoleAssumptionSummary]:
+    """Every role of the account that CloudTrail shows assumed, with its callers."""
+    by_role = {f.principal_arn: f for f in account_findings if f.type == FindingType.UNUSED_ROLE}
+    rows = []
+    for role in sorted(v.details.roles.values(), key=lambda r: r.arn):
+        assumed = v.trail_role(role.arn)
+        if assumed is None:
+            continue
+        finding = by_role.get(role.arn)
+        callers = sorted(assumed.callers, key=lambda c: (c.last_seen, c.caller), reverse=True)
+        rows.append(
+            RoleAssumptionSummary(
+                account_id=v.account_id,
+                role_arn=role.arn,
+                role_name=role.name,
+                last_assumed=assumed.last_assumed,
+                count=assumed.count,
+                callers=tuple(
+                    {"caller": c.caller, "kind": c.kind, "last_seen": c.last_seen, "count": c.count}
+                    for c in callers[:MAX_CALLERS]
+                ),
+                verdict=str(finding.verdict) if finding else str(Verdict.USED),
+                finding_id=finding.id if finding else None,
+            )
+        )
+    return rows
+
+
+def _settle_role_rows(
+    rows: list[RoleAssumptionSummary], excluded: list[Finding]
+) -> list[RoleAssumptionSummary]:
+    gone = {f.id for f in excluded}
+    return [
+        dataclasses.replace(r, verdict=str(Verdict.EXCLUDED)) if r.finding_id in gone else r
+        for r in rows
+    ]

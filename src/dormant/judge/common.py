@@ -193,3 +193,29 @@ def latest(
 def q(value: str) -> str:
     """Shell-quote one argument of a suggested command."""
     return shlex.quote(value)
+
+
+def trail_only_usage(
+    noun: str,
+    trail_last: dt.datetime | None,
+    *,
+    as_of: dt.datetime,
+    threshold_days: int,
+    why: str,
+) -> Usage:
+    """A verdict when CloudTrail is the only source of use that could be read.
+
+    CloudTrail can prove use, never its absence: a trail may miss regions, data events or part
+    of the threshold. A recent use is ``used``; anything else is insufficient evidence.
+    """
+    if trail_last is not None and as_of - trail_last <= dt.timedelta(days=threshold_days):
+        days = whole_days(as_of - trail_last)
+        return Usage(
+            Verdict.USED,
+            False,
+            trail_last,
+            days,
+            f"{noun} used {days} days ago ({_day(trail_last)}) by CloudTrail; {why}",
+        )
+    seen = f"; CloudTrail last saw it on {_day(trail_last)}" if trail_last else ""
+    return Usage(Verdict.INSUFFICIENT_EVIDENCE, True, trail_last, None, f"{why}{seen}")

@@ -9,13 +9,14 @@ from ..model import Finding, FindingType, Observation, PrincipalType, Recommenda
 from ..policy import Policy
 from ..sources import access_keys, credential_report, other_credentials
 from ..sources import users as users_source
-from ..timeutil import iso, iso_or_none, whole_days
+from ..timeutil import iso, iso_or_none, parse_time, whole_days
 from .common import (
     ACCESS_KEY_TRACKING_START,
     PASSWORD_TRACKING_START,
     Usage,
     latest,
     q,
+    trail_only_usage,
     usage_verdict,
 )
 from .view import AccountView, UserFacts
@@ -139,6 +140,19 @@ def judge_password(
                 view.report_obs("password_last_used", row.password_last_used.raw),
             )
         )
+    iam_uses = list(uses)
+    login = view.trail.console_login(user.arn) if view.trail else None
+    if login is not None:
+        uses.append(
+            (
+                parse_time(login.last_seen),
+                view.trail_obs(
+                    "console_logins.last_seen",
+                    login.last_seen,
+                    note=f"{login.count} successful console sign-in(s)",
+                ),
+            )
+        )
     last, kept = latest(uses, not_before=created)
     evidence.extend(kept)
     rec = Recommendation(
@@ -162,13 +176,13 @@ def judge_password(
             evidence,
             _finding(view, user, ftype, usage, policy, evidence, None, rec),
         )
-    if not uses:
-        usage = Usage(
-            Verdict.INSUFFICIENT_EVIDENCE,
-            True,
-            None,
-            None,
-            "the user has a console password but no source of its last use was read "
+    if not iam_uses:
+        usage = trail_only_usage(
+            "console password",
+            last,
+            as_of=as_of,
+            threshold_days=policy.threshold(ftype),
+            why="the user has a console password but no source of its last use was read "
             f"({view.source_error(users_source.NAME)})",
         )
     else:
@@ -323,15 +337,17 @@ def judge_keys(
                         ),
                     )
                 )
+            iam_uses = list(uses)
+            uses.extend(_trail_key_uses(view, key.access_key_id))
             last, kept = latest(uses, not_before=key.created)
             evidence.extend(kept)
-            if not uses:
-                usage = Usage(
-                    Verdict.INSUFFICIENT_EVIDENCE,
-                    True,
-                    None,
-                    None,
-                    f"the key's last use could not be read ({key.last_used_error}) and no "
+            if not iam_uses:
+                usage = trail_only_usage(
+                    "access key",
+                    last,
+                    as_of=as_of,
+                    threshold_days=threshold,
+                    why=f"the key's last use could not be read ({key.last_used_error}) and no "
                     "credential report row covers it",
                 )
             else:
@@ -501,6 +517,17 @@ def judge_inactive_user(
     record = view.users.users.get(user.arn)
     if record and record.password_last_used:
         lasts.append(record.password_last_used)  # a since-deleted password still counts
+    activity = view.trail_principal(user.arn) if view.trail else None
+    if activity is not None:
+        # Any event, a denied one too, proves someone holds working credentials of the user.
+        lasts.append(parse_time(activity.last_seen))
+        evidence.append(
+            view.trail_obs(
+                "principal_activity.last_seen",
+                activity.last_seen,
+                note=f"{activity.count} event(s)",
+            )
+        )
     last = max(lasts) if lasts else None
     rec = Recommendation(
         "Remove the user's remaining credentials, then delete the user (or keep it with no "
@@ -511,6 +538,8 @@ def judge_inactive_user(
         ),
     )
     kinds = ", ".join(sorted({c.kind.replace("_", " ") for c in creds})) or "no credentials"
+    if last is not None and as_of - last <= dt.timedelta(days=threshold):
+        return None  # something of the user's was used within the threshold: active
     if gaps:
         usage = Usage(
             Verdict.INSUFFICIENT_EVIDENCE,
@@ -559,3 +588,19 @@ def judge_users(
         if inactive:
             findings.append(inactive)
     return findings, counts
+
+
+def _trail_key_uses(view: AccountView, key_id: str) -> list:
+    use = view.trail.access_key(key_id) if view.trail else None
+    if use is None:
+        return []
+    return [
+        (
+            parse_time(use.last_seen),
+            view.trail_obs(
+                "access_keys.last_seen",
+                use.last_seen,
+                note=f"{use.count} event(s) signed with the key",
+            ),
+        )
+    ]

@@ -571,7 +571,9 @@ class _Context:
             try:
                 plan = rewrite_policies(
                     inputs,
-                    UsageEvidence.from_report(report),
+                    UsageEvidence.from_report(report).with_observed(
+                        self.view.trail_actions(judged_with)
+                    ),
                     threshold=self.threshold,
                     as_of=self.as_of,
                     catalog=self.catalog,
@@ -795,7 +797,10 @@ def judge_principal(
     docs = {k: d for k, d in docs.items() if d is not None}
     if not docs:
         return []
-    evidence = UsageEvidence.from_report(report)
+    # CloudTrail's successful calls are uses too (never evidence of non-use).
+    evidence = UsageEvidence.from_report(report).with_observed(
+        ctx.view.trail_actions(principal.arn)
+    )
     granted = judge_granted(
         docs,
         evidence,

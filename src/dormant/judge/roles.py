@@ -12,7 +12,7 @@ import datetime as dt
 from ..model import Finding, FindingType, Observation, PrincipalType, Recommendation, Verdict
 from ..policy import Policy
 from ..sources import access_advisor, authorization
-from ..timeutil import iso_or_none
+from ..timeutil import iso_or_none, parse_time
 from .common import ROLE_TRACKING_DAYS, latest, q, usage_verdict
 from .view import AccountView
 
@@ -132,6 +132,7 @@ def judge_roles(
             )
         ]
         uses.extend(_advisor_uses(view, role.arn))
+        uses.extend(trail_role_uses(view, role.arn))
         last, evidence = latest(uses, not_before=role.created)
         evidence.insert(
             0,
@@ -164,7 +165,67 @@ def judge_roles(
                 days_unused=usage.days_unused,
                 evidence=tuple(evidence),
                 recommendation=_recommendation(role.name),
-                details={"path": role.path, "last_used_region": role.last_used_region},
+                details={
+                    "path": role.path,
+                    "last_used_region": role.last_used_region,
+                    **assumed_by(view, role.arn),
+                },
             )
         )
     return findings, {"roles": len(view.details.roles)}
+
+
+MAX_CALLERS = 50
+"""Callers listed per role, most recent first; ``callers_total`` counts them all."""
+
+
+def trail_role_uses(view: AccountView, role_arn: str) -> list:
+    """CloudTrail's evidence of a role's use: its last successful assumption, and the last
+    event of its sessions (a session can outlive the assumption by hours)."""
+    out = []
+    assumed = view.trail_role(role_arn)
+    if assumed is not None:
+        out.append(
+            (
+                parse_time(assumed.last_assumed),
+                view.trail_obs(
+                    "role_assumptions.last_assumed",
+                    assumed.last_assumed,
+                    note=f"{assumed.count} successful AssumeRole* event(s)",
+                ),
+            )
+        )
+    activity = view.trail_principal(role_arn)
+    if activity is not None:
+        out.append(
+            (
+                parse_time(activity.last_seen),
+                view.trail_obs(
+                    "principal_activity.last_seen",
+                    activity.last_seen,
+                    note=f"{activity.count} event(s) by its sessions",
+                ),
+            )
+        )
+    return out
+
+
+def assumed_by(view: AccountView, role_arn: str) -> dict:
+    """``assumed_by``: who assumed the role, by CloudTrail; empty without a trail."""
+    if view.trail is None:
+        return {}
+    assumed = view.trail_role(role_arn)
+    callers = sorted(
+        assumed.callers if assumed else (), key=lambda c: (c.last_seen, c.caller), reverse=True
+    )
+    return {
+        "assumed_by": [
+            {"caller": c.caller, "kind": c.kind, "last_seen": c.last_seen, "count": c.count}
+            for c in callers[:MAX_CALLERS]
+        ],
+        "callers_total": len(callers),
+        "trail_time_range": {
+            "start": view.trail.time_range.start,
+            "end": view.trail.time_range.end,
+        },
+    }

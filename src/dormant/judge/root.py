@@ -11,8 +11,8 @@ import datetime as dt
 from ..model import Finding, FindingType, Observation, PrincipalType, Recommendation, Verdict
 from ..policy import Policy
 from ..sources import account, credential_report
-from ..timeutil import iso_or_none, whole_days
-from .common import ACCESS_KEY_TRACKING_START, Usage, latest, usage_verdict
+from ..timeutil import iso_or_none, parse_time, whole_days
+from .common import ACCESS_KEY_TRACKING_START, Usage, latest, trail_only_usage, usage_verdict
 from .view import ACCOUNT_ROOT, AccountView
 
 _DELETE_KEYS = Recommendation(
@@ -94,17 +94,20 @@ def judge_root(view: AccountView, policy: Policy, as_of: dt.datetime) -> list[Fi
                     _DELETE_KEYS,
                 )
             )
+        window = policy.threshold(FindingType.ROOT_RECENTLY_USED)
+        last, trail_evidence = latest(_trail_root_uses(view, arn))
+        usage = trail_only_usage(
+            "the root user",
+            last,
+            as_of=as_of,
+            threshold_days=window,
+            why=f"the root user's last use is not known: {why}",
+        )
         findings.append(
             make(
                 FindingType.ROOT_RECENTLY_USED,
-                Usage(
-                    Verdict.INSUFFICIENT_EVIDENCE,
-                    True,
-                    None,
-                    None,
-                    f"the root user's last use is not known: {why}",
-                ),
-                [summary_obs],
+                Usage(usage.verdict, True, usage.last_used, usage.days_unused, usage.reason),
+                [summary_obs, *trail_evidence],
                 _STOP_USING,
             )
         )
@@ -168,6 +171,7 @@ def judge_root(view: AccountView, policy: Policy, as_of: dt.datetime) -> list[Fi
                 view.report_obs(f"access_key_{slot.slot}_last_used_date", slot.last_used.raw),
             )
         )
+    uses.extend(_trail_root_uses(view, arn))
     last, evidence = latest(uses)
     if last is not None and as_of - last <= dt.timedelta(days=window):
         days = whole_days(as_of - last)
@@ -187,3 +191,35 @@ def judge_root(view: AccountView, policy: Policy, as_of: dt.datetime) -> list[Fi
             )
         )
     return findings
+
+
+def _trail_root_uses(view: AccountView, arn: str) -> list:
+    """The root user's last event and last console sign-in, by CloudTrail."""
+    if view.trail is None:
+        return []
+    out = []
+    activity = view.trail_principal(arn)
+    if activity is not None:
+        out.append(
+            (
+                parse_time(activity.last_seen),
+                view.trail_obs(
+                    "principal_activity.last_seen",
+                    activity.last_seen,
+                    note=f"{activity.count} event(s) by the root user",
+                ),
+            )
+        )
+    login = view.trail.console_login(arn)
+    if login is not None:
+        out.append(
+            (
+                parse_time(login.last_seen),
+                view.trail_obs(
+                    "console_logins.last_seen",
+                    login.last_seen,
+                    note=f"{login.count} successful console sign-in(s)",
+                ),
+            )
+        )
+    return out

@@ -17,12 +17,14 @@ from ..sources import (
     access_keys,
     account,
     authorization,
+    cloudtrail,
     credential_report,
     other_credentials,
 )
 from ..sources import users as users_source
 from ..sources.base import SourceResult, SourceStatus
-from ..timeutil import iso
+from ..timeutil import iso, parse_time
+from ..trail.evidence import PrincipalActivity, RoleAssumption, TrailEvidence
 
 ACCOUNT_ROOT = "arn:aws:iam::{account}:root"
 
@@ -56,6 +58,53 @@ class AccountView:
     analyzer: list[access_analyzer.UnusedAccessFinding] | None = None
     """Access Analyzer's unused-access findings; None unless some analyzer's findings were
     listed, so that "no finding" is said only where findings were read."""
+
+    trail: TrailEvidence | None = None
+    """CloudTrail's evidence, when the scan read a trail. It only ever adds uses."""
+    _trail_roles: dict[str, RoleAssumption] = field(default_factory=dict, repr=False)
+    _trail_principals: dict[str, PrincipalActivity] = field(default_factory=dict, repr=False)
+
+    def _index_trail(self) -> None:
+        if self.trail is None:
+            return
+        # IAM names are unique per account whatever their case and path, while CloudTrail
+        # writes a role's ARN as the caller or the session issuer spelled it: match by name.
+        for r in self.trail.role_assumptions:
+            self._trail_roles[principal_key(r.role_arn)] = r
+        for p in self.trail.principal_activity:
+            self._trail_principals[principal_key(p.principal_arn)] = p
+
+    def trail_role(self, role_arn: str) -> RoleAssumption | None:
+        """Successful assumptions of a role, by CloudTrail."""
+        return self._trail_roles.get(principal_key(role_arn))
+
+    def trail_principal(self, arn: str) -> PrincipalActivity | None:
+        """Everything a user, role (its sessions) or root did, by CloudTrail."""
+        return self._trail_principals.get(principal_key(arn))
+
+    def trail_obs(self, field_name: str, value: str | None, note: str | None = None) -> Observation:
+        end = self.trail.time_range.end if self.trail else None
+        return Observation(
+            "cloudtrail",
+            field_name,
+            value,
+            self.read_at(cloudtrail.NAME),
+            data_as_of=end,
+            note=note,
+        )
+
+    def trail_actions(self, arn: str) -> dict[str, dt.datetime]:
+        """IAM actions the principal called successfully, with the latest call: uses of its
+        permissions that Access Advisor may not see."""
+        activity = self.trail_principal(arn)
+        out: dict[str, dt.datetime] = {}
+        for a in activity.actions if activity else ():
+            if a.iam_action and a.last_seen:
+                when = parse_time(a.last_seen)
+                key = a.iam_action.lower()
+                if key not in out or when > out[key]:
+                    out[key] = when
+        return out
 
     def advisor_report(self, arn: str) -> access_advisor.AccessAdvisorReport | None:
         return (self.advisor or {}).get(arn)
@@ -180,4 +229,23 @@ def build(evidence: AccountEvidence) -> AccountView:
     if analyzer is not None and analyzer.status != SourceStatus.SKIPPED:
         if analyzer.raw.get("findings"):
             view.analyzer = access_analyzer.parse(analyzer.raw)
+    trail = src.get(cloudtrail.NAME)
+    if trail is not None:
+        view.trail = cloudtrail.parse_raw(trail.raw)
+        view._index_trail()
     return view
+
+
+def principal_key(arn: str) -> str:
+    """``account/kind/name`` of a user, role or root ARN, case-folded, path dropped; a role
+    session ARN (``arn:aws:sts::A:assumed-role/R/S``) keys as its role."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return arn.casefold()
+    account_id, resource = parts[4], parts[5]
+    if resource == "root":
+        return f"{account_id}/root"
+    kind, _, rest = resource.partition("/")
+    if kind == "assumed-role":
+        return f"{account_id}/role/{rest.split('/', 1)[0].casefold()}"
+    return f"{account_id}/{kind}/{rest.rsplit('/', 1)[-1].casefold()}"

@@ -1,8 +1,9 @@
 """``dormant trail``: scan CloudTrail for evidence, query it with SQL, set up Athena.
 
-Mount with ``main.add_command(trail)``. Exit codes: 0 done (with a warning on stderr when some
-input could not be read), 2 with ``--strict`` when any could not, or on a usage error; 1 when
-the command itself failed (one line on stderr; the traceback with ``--debug``).
+Mounted on the main CLI as ``dormant trail``. Exit codes, as the rest of dormant: 0 done (with a
+warning on stderr when some input could not be read), 2 on an error: with ``--strict`` when any
+input could not be read, a usage error, or the command itself failed (one line on stderr; the
+traceback with ``--debug``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import click
 
-EXIT_FAILED = 1
+EXIT_FAILED = 2
 EXIT_INCOMPLETE = 2
 MAX_ERROR_LINES = 10
 

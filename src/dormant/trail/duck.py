@@ -18,7 +18,8 @@ from typing import Any
 import msgspec
 
 from .aggregate import Filters, Partial
-from .records import Event, FileError, decode, decompress, unwrap
+from .engine import load_unit
+from .records import Event, unwrap
 from .sql import partial_from_rows, queries, to_duckdb
 
 TABLE_COLUMNS = {
@@ -255,23 +256,12 @@ def load(con, units: Iterable[tuple], workdir: str, filters: Filters | None = No
     buf = bytearray()
     with open(path, "wb") as out:
         for unit in units:
-            kind, name = unit[0], unit[1]
-            if kind == "error":
-                errors.file_error(name, unit[2])
+            name = unit[1]
+            loaded = load_unit(unit)
+            if isinstance(loaded, str):
+                errors.file_error(name, loaded)
                 continue
-            try:
-                if kind == "file":
-                    with open(name, "rb") as fh:
-                        data = fh.read()
-                else:
-                    data = unit[2]
-                items, _bad = decode(decompress(data))
-            except FileError as exc:
-                errors.file_error(name, str(exc))
-                continue
-            except OSError as exc:
-                errors.file_error(name, f"cannot read: {exc.strerror or exc}")
-                continue
+            items, _bad = loaded
             errors.files += 1
             for i, item in enumerate(items):
                 ev = unwrap(item)

@@ -32,29 +32,36 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def read_unit(partial: Partial, unit: tuple) -> None:
-    """Read one unit into ``partial``; a bad file is an error, never an exception."""
+def load_unit(unit: tuple) -> tuple[list, list] | str:
+    """The decoded items of one unit and its bad records, or why the unit cannot be read.
+
+    Never raises for bad input: every engine reports a bad file the same way."""
     kind, name = unit[0], unit[1]
     if kind == "error":
-        partial.file_error(name, unit[2])
-        return
+        return unit[2]
     try:
         if kind == "file":
             with open(name, "rb") as fh:
                 data = fh.read()
         else:
             data = unit[2]
-        items, bad = decode(decompress(data))
+        return decode(decompress(data))
     except FileError as exc:
-        partial.file_error(name, str(exc))
-        return
+        return str(exc)
     except OSError as exc:
-        partial.file_error(name, f"cannot read: {exc.strerror or exc}")
-        return
+        return f"cannot read: {exc.strerror or exc}"
     except MemoryError:
-        partial.file_error(name, "too large to decode in memory")
+        return "too large to decode in memory"
+
+
+def read_unit(partial: Partial, unit: tuple) -> None:
+    """Read one unit into ``partial``; a bad file is an error, never an exception."""
+    loaded = load_unit(unit)
+    if isinstance(loaded, str):
+        partial.file_error(unit[1], loaded)
         return
-    partial.add(name, items, {e.index: e.message for e in bad} if bad else None)
+    items, bad = loaded
+    partial.add(unit[1], items, {e.index: e.message for e in bad} if bad else None)
 
 
 def run(units: Iterable[tuple], filters: Filters, workers: int | None = None) -> Partial:

@@ -11,8 +11,9 @@ from typing import Any
 from ... import __version__
 from ...model import Report, Verdict
 
-SCHEMA_VERSION = "1.1"
-"""1.1: findings have ``scope`` (UnusedPermission) and ``details.tags``; accounts have
+SCHEMA_VERSION = "1.2"
+"""1.2: ``role_assumptions`` (who assumed each role, by CloudTrail). 1.1: findings have
+``scope`` (UnusedPermission) and ``details.tags``; accounts have
 ``credential_report_generated_at``."""
 
 
@@ -51,6 +52,7 @@ def to_document(report: Report) -> dict[str, Any]:
         "exceptions": [e.to_json() for e in report.exceptions],
         "findings": [f.to_json() for f in report.findings],
         "excluded": [f.to_json() for f in report.excluded],
+        "role_assumptions": [r.to_json() for r in report.role_assumptions],
     }
 
 

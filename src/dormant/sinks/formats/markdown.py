@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ...model import Finding, Report
-from .table import permission_subject
+from .table import callers_text, permission_subject
 
 
 def _cell(value: object) -> str:
@@ -100,6 +100,30 @@ def render(report: Report, **_: Any) -> str:
     if not report.findings:
         lines.append("| | | | | | | | | no findings |")
     lines += _least_privilege(report)
+    if report.role_assumptions:
+        lines += [
+            "",
+            "**Who assumes each role** (CloudTrail):",
+            "",
+            "| Account | Role | Verdict | Last assumed | Times | Assumed by |",
+            "| --- | --- | --- | --- | ---: | --- |",
+        ]
+        for r in report.role_assumptions:
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(v)
+                    for v in (
+                        r.account_id,
+                        r.role_name,
+                        r.verdict,
+                        r.last_assumed[:10],
+                        r.count,
+                        callers_text(r.callers),
+                    )
+                )
+                + " |"
+            )
     if report.excluded:
         lines += ["", f"**Excluded ({len(report.excluded)}):**", ""]
         for rule, n in sorted(Counter(f.excluded_by or "" for f in report.excluded).items()):

@@ -127,6 +127,32 @@ def least_privilege_lines(findings: list[Finding]) -> list[str]:
     return lines
 
 
+def callers_text(callers, limit: int = 3) -> str:
+    """The most recent callers of a role, for one table cell."""
+    shown = [f"{c['caller']} ({c['count']}×, {c['last_seen'][:10]})" for c in callers[:limit]]
+    more = len(callers) - limit
+    return "; ".join(shown) + (f"; +{more} more" if more > 0 else "")
+
+
+def _assumptions_table(rows) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    t.add_column("Role", overflow="fold", max_width=40)
+    t.add_column("Verdict", no_wrap=True)
+    t.add_column("Last assumed", no_wrap=True)
+    t.add_column("Times", justify="right")
+    t.add_column("Assumed by (most recent first)", overflow="fold", ratio=1)
+    for r in rows:
+        style = VERDICT_STYLE.get(Verdict(r.verdict), "")
+        t.add_row(
+            escape(r.role_name),
+            f"[{style}]{escape(r.verdict)}[/]",
+            r.last_assumed[:10],
+            str(r.count),
+            escape(callers_text(r.callers)),
+        )
+    return t
+
+
 def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -> str:
     buf = io.StringIO()
     console = Console(
@@ -170,6 +196,11 @@ def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -
                 )
                 for line in changes:
                     console.print(f"    {escape(line)}")
+        assumed = [r for r in report.role_assumptions if r.account_id == acct.account_id]
+        if assumed:
+            console.print()
+            console.print(f"  [bold]Who assumes each role[/] (CloudTrail; {len(assumed)} role(s))")
+            console.print(_assumptions_table(assumed))
         ex = [f for f in report.excluded if f.account_id == acct.account_id]
         if ex:
             rules = Counter(f.excluded_by or "" for f in ex)
