@@ -310,6 +310,15 @@ class AccountInfo:
     credential_report_generated_at: str | None = None
     """The credential report's GeneratedTime, ISO-8601 UTC: how fresh its data is, which can be
     up to 4 hours older than ``collected_at``. Null when no report was read."""
+    scan_status: str = "complete"
+    """``complete``; ``incomplete`` (scanned, but a source was denied or failed); or
+    ``not-scanned`` (an organization member that could not be reached at all, e.g. AssumeRole
+    denied). Set by the judge from the account's coverage."""
+    scan_gaps: tuple[str, ...] = ()
+    """One line per gap that made the account incomplete or not scanned, for people."""
+    ou_path: str | None = None
+    """The account's place in the organization (``Root/Prod/Payments``), when scanned with
+    --org."""
 
     def to_json(self) -> dict[str, Any]:
         return {
