@@ -9,9 +9,10 @@ import dataclasses
 import datetime as dt
 import io
 import re
+from html.parser import HTMLParser
 
 import pytest
-from org_reports import LEGACY, NAMES, OUS, PAYMENTS, SANDBOX, SCRIPT_NAME, build
+from org_reports import GAPS, LEGACY, NAMES, OUS, PAYMENTS, SANDBOX, SCRIPT_NAME, build
 
 from dormant.model import Report
 from dormant.sinks.formats import render
@@ -207,3 +208,106 @@ def test_csv_of_an_account_not_in_an_organization_leaves_its_ou_empty(org):
     )
     rows = list(csv.DictReader(io.StringIO(render(plain, "csv"))))
     assert rows and {(r["account_name"], r["ou_path"]) for r in rows} == {("payments-prod", "")}
+
+
+class _Html(HTMLParser):
+    """Elements with an id or a data-account, in document order, with their text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.items: list[dict] = []
+        self.text: list[str] = []
+        self.tags: list[str] = []
+        self._open: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        a = dict(attrs)
+        if tag in ("td", "th"):
+            rows = [item for t, item in self._open if t == "tr"]
+            if rows:
+                rows[-1]["cells"].append("")
+        if tag in ("tbody", "tr", "section", "option", "select"):
+            item = {"tag": tag, **a, "text": "", "cells": []}
+            self.items.append(item)
+            self._open.append((tag, item))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i][0] == tag:
+                del self._open[i]
+                break
+
+    def handle_data(self, data):
+        self.text.append(data)
+        for _, item in self._open:
+            item["text"] += data
+        rows = [item for t, item in self._open if t == "tr"]
+        if rows and rows[-1]["cells"]:
+            rows[-1]["cells"][-1] += data
+
+
+def _parse(html: str) -> _Html:
+    h = _Html()
+    h.feed(html)
+    h.close()
+    return h
+
+
+def test_html_shows_each_account_its_status_and_groups_the_findings(org):
+    report, _ = org
+    html = render(report, "html")
+    h = _parse(html)
+    text = " ".join("".join(h.text).split())
+
+    # Not scanned, up front: the account, its OU and what could not be read.
+    (banner,) = [i for i in h.items if i.get("id") == "not-scanned"]
+    assert "1 account(s) not scanned" in banner["text"]
+    assert "legacy-archive" in banner["text"] and "Root/Legacy" in banner["text"]
+    assert f"sts:AssumeRole on resource: arn:aws:iam::{LEGACY}:role/" in banner["text"]
+    assert html.index('id="not-scanned"') < html.index('id="findings"')
+    assert "3 accounts: 1 complete, 1 incomplete, 1 not scanned" in text
+
+    # The accounts table: sorted by id, each with its name, OU, status and findings.
+    rows = [
+        i for i in h.items if i["tag"] == "tr" and "class" in i and i["class"].startswith("st-")
+    ]
+    assert [r["data-account"] for r in rows] == ORDER
+    assert [r["class"] for r in rows] == ["st-complete", "st-incomplete", "st-not-scanned"]
+    for r in rows:
+        aid = r["data-account"]
+        account, name, ou, status, findings, excluded, gaps = r["cells"]
+        assert (account, name, ou) == (aid, NAMES[aid], OUS[aid])
+        assert (findings, excluded) == (str(_count(report, aid)), "0")
+        assert gaps == "".join(GAPS[aid])
+    assert [r["cells"][3] for r in rows] == ["complete", "incomplete", "not scanned"]
+
+    # Findings: under one heading per account, in id order; each names its account.
+    bodies = [i for i in h.items if i.get("class") in ("finding", "acct-head")]
+    heads = [b for b in bodies if b.get("class") == "acct-head"]
+    assert len(bodies) - len(heads) == len(report.findings)
+    assert [b["data-account"] for b in heads] == ORDER
+    current = None
+    for b in bodies:
+        if b.get("class") == "acct-head":
+            current = b["data-account"]
+        else:
+            assert b["data-account"] == current, (b.get("id"), current)
+            assert NAMES[current] in b["text"]
+    assert "111111111111 (payments-prod) · Root/Prod/Payments" in heads[0]["text"]
+    assert "not scanned" in heads[2]["text"]
+    # The account filter offers every account with findings, by id and name.
+    options = [i for i in h.items if i["tag"] == "option" and i.get("value", "").isdigit()]
+    labelled = {o["value"]: o["text"] for o in options}
+    assert list(labelled) == [a for a in ORDER if _count(report, a)]
+    assert labelled[PAYMENTS] == "111111111111 (payments-prod)"
+
+
+def test_html_shows_an_account_name_with_markup_as_text(org):
+    report, _ = org
+    html = render(report, "html")
+    h = _parse(html)
+    assert SCRIPT_NAME in "".join(h.text)
+    assert "<script>window.__pwned" not in html
+    assert h.tags.count("script") == 1
+    assert "&lt;script&gt;window.__pwned=&#34;account&#34;&lt;/script&gt;" in html
