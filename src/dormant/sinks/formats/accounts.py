@@ -76,23 +76,43 @@ class AccountGroup:
 
 def group(report: Report, info: AccountInfo) -> AccountGroup:
     """One account and what the report holds about it, in the report's order."""
-    aid = info.account_id
-    return AccountGroup(
-        info=info,
-        findings=tuple(f for f in report.findings if f.account_id == aid),
-        excluded=tuple(f for f in report.excluded if f.account_id == aid),
-        gaps=tuple(
-            c
-            for c in report.coverage
-            if c.account_id == aid and c.status not in ("read", "skipped")
-        ),
-        role_assumptions=tuple(r for r in report.role_assumptions if r.account_id == aid),
-    )
+    return _grouped(report, [info])[0]
 
 
 def groups(report: Report) -> list[AccountGroup]:
     """Every account of the report, sorted by id."""
-    return [group(report, a) for a in infos(report)]
+    return _grouped(report, infos(report))
+
+
+def _grouped(report: Report, wanted: list[AccountInfo]) -> list[AccountGroup]:
+    # One pass over each list: an organization's report can hold hundreds of accounts.
+    buckets: dict[str, dict[str, list]] = {
+        a.account_id: {"findings": [], "excluded": [], "gaps": [], "roles": []} for a in wanted
+    }
+
+    def add(kind: str, account_id: str, item: object) -> None:
+        if account_id in buckets:
+            buckets[account_id][kind].append(item)
+
+    for f in report.findings:
+        add("findings", f.account_id, f)
+    for f in report.excluded:
+        add("excluded", f.account_id, f)
+    for c in report.coverage:
+        if c.status not in ("read", "skipped"):
+            add("gaps", c.account_id, c)
+    for r in report.role_assumptions:
+        add("roles", r.account_id, r)
+    return [
+        AccountGroup(
+            info=a,
+            findings=tuple(buckets[a.account_id]["findings"]),
+            excluded=tuple(buckets[a.account_id]["excluded"]),
+            gaps=tuple(buckets[a.account_id]["gaps"]),
+            role_assumptions=tuple(buckets[a.account_id]["roles"]),
+        )
+        for a in wanted
+    ]
 
 
 def status_counts(report: Report) -> dict[str, int]:
