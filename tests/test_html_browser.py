@@ -1,7 +1,8 @@
 """The HTML report in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 The demo company (plus two roles carrying markup in their tags and name) is scanned through
-the CLI with the demo policy, --format html; the file is opened from disk. No browser is ever
+the CLI with the demo policy, --format html; the file is opened from disk. So is the report of
+three accounts of tests/org_reports.py (grouped by account, one not scanned). No browser is ever
 downloaded: without /usr/bin/chromium these tests skip, unless DORMANT_REQUIRE_BROWSER=1 (CI),
 where they fail.
 """
@@ -260,3 +261,140 @@ def test_markup_from_aws_is_shown_as_text_and_runs_nothing(page):
     assert pg.evaluate("document.scripts.length") == 1
     assert page.errors == []  # not even a blocked attempt: nothing tried to run
     assert page.requests == [page.url]
+
+
+@pytest.fixture(scope="module")
+def org_report(_emulator_server, tmp_path_factory) -> dict:
+    """The report of three accounts (tests/org_reports.py): one complete, one incomplete, one
+    not scanned, one named with a script."""
+    _browser_or_skip()
+    import org_reports
+
+    from dormant.sinks.formats import render
+
+    emu = _emulator_server
+    emu.reset()
+    emu.set_auth(None)
+    try:
+        report, _ = org_reports.build(emu, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    finally:
+        emu.reset()
+    path = tmp_path_factory.mktemp("org-html") / "org.html"
+    path.write_text(render(report, "html"), encoding="utf-8")
+    counts = {a.account_id: 0 for a in report.accounts}
+    for f in report.findings:
+        counts[f.account_id] += 1
+    return {"path": path, "counts": counts, "total": len(report.findings)}
+
+
+@pytest.fixture
+def org_page(browser, org_report):
+    p = Page(browser, org_report["path"])
+    yield p
+    p.close()
+
+
+def _heads(pg) -> list[dict]:
+    """The account headings of the findings table, in order, with whether each is shown and
+    the account of the finding that follows it."""
+    return pg.eval_on_selector_all(
+        "#findings-table tbody.acct-head",
+        """els => els.map(e => {
+            let next = e.nextElementSibling;
+            while (next && next.hidden) { next = next.nextElementSibling; }
+            return {account: e.dataset.account, shown: !e.hidden && e.offsetParent !== null,
+                    text: e.innerText, next: next ? next.dataset.account : null};
+        })""",
+    )
+
+
+def test_org_report_flags_the_account_not_scanned(org_page):
+    from org_reports import LEGACY, SCRIPT_NAME
+
+    pg = org_page.page
+    banner = pg.locator("#not-scanned")
+    assert banner.is_visible()
+    assert "1 account(s) not scanned" in banner.inner_text()
+    assert "legacy-archive" in banner.inner_text()
+    assert f"arn:aws:iam::{LEGACY}:role/OrganizationAccountAccessRole" in banner.inner_text()
+    # It stands out: the banner sits above the coverage gaps, in the report's alert colour.
+    box, gaps = banner.bounding_box(), pg.locator("#coverage-gaps").bounding_box()
+    assert box and gaps and box["y"] < gaps["y"]
+    border = pg.eval_on_selector("#not-scanned", "e => getComputedStyle(e).borderTopColor")
+    assert border == "rgb(198, 45, 66)"
+    statuses = pg.eval_on_selector_all(
+        "#accounts-table tbody tr", "els => els.map(e => e.querySelector('.badge').innerText)"
+    )
+    assert statuses == ["complete", "incomplete", "not scanned"]
+
+    # The account named with a script shows its name as text and runs nothing.
+    assert SCRIPT_NAME in pg.inner_text("#accounts-table")
+    assert SCRIPT_NAME in pg.inner_text("#findings-table")
+    assert pg.evaluate("typeof window.__pwned") == "undefined"
+    assert pg.evaluate("document.scripts.length") == 1
+    assert org_page.errors == []
+    assert org_page.requests == [org_page.url]
+
+
+def test_org_report_account_filter_and_grouping(org_page, org_report):
+    from org_reports import LEGACY, PAYMENTS, SANDBOX
+
+    pg = org_page.page
+    counts = org_report["counts"]
+    order = [a for a in (PAYMENTS, SANDBOX, LEGACY) if counts[a]]
+    # Grouped: each heading shown, in id order, just before its account's findings.
+    heads = _heads(pg)
+    assert [h["account"] for h in heads] == order
+    assert all(h["shown"] and h["next"] == h["account"] for h in heads)
+    assert "111111111111 (payments-prod) · Root/Prod/Payments" in heads[0]["text"]
+
+    def accounts_shown() -> list[str]:
+        return pg.eval_on_selector_all(
+            "#findings-table tbody.finding",
+            "els => els.filter(e => !e.hidden && e.offsetParent !== null)"
+            ".map(e => e.dataset.account)",
+        )
+
+    # The account filter: only that account's findings, under its heading alone.
+    pg.select_option("#f-account", SANDBOX)
+    assert accounts_shown() == [SANDBOX] * counts[SANDBOX]
+    assert pg.inner_text("#f-shown") == str(counts[SANDBOX])
+    shown = [h for h in _heads(pg) if h["shown"]]
+    assert [h["account"] for h in shown] == [SANDBOX]
+    assert f"{counts[SANDBOX]} of {counts[SANDBOX]} finding(s)" in shown[0]["text"]
+
+    # A word filter across accounts: each heading counts what it shows.
+    pg.click("#f-reset")
+    pg.fill("#f-q", "pay-ci")
+    shown = [h for h in _heads(pg) if h["shown"]]
+    assert [h["account"] for h in shown] == [PAYMENTS]
+    assert f"3 of {counts[PAYMENTS]} finding(s)" in shown[0]["text"]
+    pg.click("#f-reset")
+
+    # Sorted by another column the headings step aside; by account they come back.
+    pg.click("th[data-key=days] button")
+    assert not any(h["shown"] for h in _heads(pg))
+    assert len(accounts_shown()) == org_report["total"]
+    pg.click("th[data-key=account] button")
+    assert accounts_shown() == sorted(accounts_shown())
+    heads = _heads(pg)
+    assert all(h["shown"] and h["next"] == h["account"] for h in heads)
+    pg.click("th[data-key=account] button")  # descending: grouped still, last account first
+    assert accounts_shown() == sorted(accounts_shown(), reverse=True)
+    heads = _heads(pg)
+    assert [h["account"] for h in heads if h["shown"]][0] == order[-1]
+    assert all(h["next"] == h["account"] for h in heads)
+
+    # The accounts table's findings count shows that account's findings.
+    pg.click("th[data-key=account] button")
+    pg.click(f"#accounts-table a.acct-show[data-account='{PAYMENTS}']")
+    assert pg.eval_on_selector("#f-account", "e => e.value") == PAYMENTS
+    assert accounts_shown() == [PAYMENTS] * counts[PAYMENTS]
+
+    # Print: every finding, every heading (grouped order), no controls.
+    pg.click("#f-reset")
+    pg.emulate_media(media="print")
+    assert all(h["shown"] for h in _heads(pg))
+    assert not pg.locator(".controls").is_visible()
+    assert org_page.errors == []
+    assert org_page.requests == [org_page.url]

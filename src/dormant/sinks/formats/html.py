@@ -26,6 +26,7 @@ from typing import Any
 from ... import __version__
 from ...model import Finding, Report, Verdict
 from ...timeutil import parse_time
+from . import accounts as accounts_mod
 from . import charts
 from .json_format import summary
 
@@ -180,7 +181,7 @@ def context(report: Report, history: Sequence[Any] | None = None) -> dict[str, A
     for f in (*report.findings, *report.excluded):
         account_labels.setdefault(f.account_id, f.account_id)
     accounts = []
-    for a in report.accounts:
+    for a in sorted(report.accounts, key=lambda a: a.account_id):
         report_age = _age(a.credential_report_generated_at, as_of)
         accounts.append(
             {
@@ -219,7 +220,29 @@ def context(report: Report, history: Sequence[Any] | None = None) -> dict[str, A
         }
         for e in report.exceptions
     ]
-    findings = [_finding(f, account_labels) for f in report.findings]
+    multi = accounts_mod.is_multi(report)
+    ordered = report.findings
+    if multi:
+        # Grouped by account (the report's order within each), so every account's findings
+        # follow its heading.
+        ordered = tuple(sorted(report.findings, key=lambda f: f.account_id))
+    findings = [_finding(f, account_labels) for f in ordered]
+    account_groups = [
+        {
+            "g": g,
+            "id": g.account_id,
+            "name": g.info.account_name or "",
+            "ou": g.info.ou_path or "",
+            "label": accounts_mod.label(g.info),
+            "heading": accounts_mod.heading(g.info),
+            "status": g.status,
+            "status_label": g.status_label,
+            "gaps": list(g.info.scan_gaps),
+            "findings": len(g.findings),
+            "excluded": len(g.excluded),
+        }
+        for g in accounts_mod.groups(report)
+    ]
     per_account = charts.stacked_bars(
         [
             (account_labels[a], [f for f in report.findings if f.account_id == a])
@@ -239,6 +262,14 @@ def context(report: Report, history: Sequence[Any] | None = None) -> dict[str, A
         "by_verdict": by_verdict,
         "by_type": sorted(summ["by_type"].items()),
         "accounts": accounts,
+        "multi": multi,
+        "account_groups": account_groups,
+        "groups_by_id": {a["id"]: a for a in account_groups},
+        "not_scanned": [a for a in account_groups if a["status"] == "not-scanned"],
+        "status_counts": [
+            (s, accounts_mod.status_label(s), n)
+            for s, n in accounts_mod.status_counts(report).items()
+        ],
         "gaps": gaps,
         "coverage": report.coverage,
         "exceptions": exceptions,

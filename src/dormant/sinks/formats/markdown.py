@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ...model import Finding, Report
+from . import accounts
 from .table import callers_text, permission_subject
 
 
@@ -52,53 +53,112 @@ def _least_privilege(report: Report) -> list[str]:
     return lines
 
 
-def render(report: Report, **_: Any) -> str:
-    lines = [
-        "# dormant report",
-        "",
-        f"As of {report.as_of}; accounts: "
-        + ", ".join(
-            f"{a.account_id}" + (f" ({_cell(a.account_name)})" if a.account_name else "")
-            for a in report.accounts
+FINDING_COLUMNS = ("Type", "Principal", "Subject", "Verdict", "Last used", "Days", "Limit", "Why")
+FINDING_ALIGN = ("---", "---", "---", "---", "---", "---:", "---:", "---")
+
+
+def _row(values) -> str:
+    return "| " + " | ".join(_cell(v) for v in values) + " |"
+
+
+def _findings_table(findings, *, with_account: bool) -> list[str]:
+    """The findings as one table; ``with_account`` adds the account id as the first column."""
+    columns = (("Account",) if with_account else ()) + FINDING_COLUMNS
+    align = (("---",) if with_account else ()) + FINDING_ALIGN
+    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join(align) + " |"]
+    for f in findings:
+        values = (
+            f.type,
+            f.principal_name,
+            _subject(f),
+            f.verdict,
+            (f.last_used or "never")[:10],
+            f.days_unused,
+            f.threshold_days,
+            f.reason
+            + (
+                f" (Access Analyzer: {f.details['access_analyzer']})"
+                if "access_analyzer" in f.details
+                else ""
+            ),
         )
-        + ".",
+        lines.append(_row(((f.account_id,) if with_account else ()) + values))
+    if not findings:
+        lines.append("| " + "| " * (len(columns) - 1) + "no findings |")
+    return lines
+
+
+def _status(status: str) -> str:
+    text = accounts.status_label(status)
+    return f"**{text}**" if status != "complete" else text
+
+
+def _by_account(report: Report) -> list[str]:
+    """The accounts summary table, then a section per account (sorted by id)."""
+    groups = accounts.groups(report)
+    lines = [
+        "## Accounts",
         "",
+        "| Account | Name | OU | Status | Findings | Gaps |",
+        "| --- | --- | --- | --- | ---: | --- |",
     ]
+    for g in groups:
+        lines.append(
+            "| "
+            + " | ".join(
+                (
+                    _cell(g.account_id),
+                    _cell(g.info.account_name),
+                    _cell(g.info.ou_path),
+                    _status(g.status),
+                    str(len(g.findings)),
+                    _cell(accounts.gaps_summary(g.info.scan_gaps)),
+                )
+            )
+            + " |"
+        )
+    for g in groups:
+        lines += ["", f"## {_cell(accounts.heading(g.info))}", ""]
+        if g.status == "not-scanned":
+            lines.append(
+                f"{_status(g.status)}: {len(g.findings)} finding(s); what could not be read:"
+            )
+            lines.append("")
+            lines += [f"- {_cell(line)}" for line in g.info.scan_gaps or ("no reason recorded",)]
+            lines.append("")
+        else:
+            lines += [f"{len(g.findings)} finding(s); scan {_status(g.status)}.", ""]
+        if g.findings:
+            lines += _findings_table(g.findings, with_account=False)
+    return lines
+
+
+def render(report: Report, **_: Any) -> str:
+    multi = accounts.is_multi(report)
+    if multi:
+        statuses = ", ".join(
+            f"{n} {accounts.status_label(s)}" for s, n in accounts.status_counts(report).items()
+        )
+        intro = f"As of {report.as_of}; {len(report.accounts)} accounts: {statuses}."
+    else:
+        intro = (
+            f"As of {report.as_of}; accounts: "
+            + ", ".join(
+                f"{a.account_id}" + (f" ({_cell(a.account_name)})" if a.account_name else "")
+                for a in report.accounts
+            )
+            + "."
+        )
+    lines = ["# dormant report", "", intro, ""]
     by_type = Counter(str(f.type) for f in report.findings)
     if by_type:
         lines += ["| Finding type | Count |", "| --- | ---: |"]
         lines += [f"| {t} | {n} |" for t, n in sorted(by_type.items())]
         lines.append("")
-    lines += [
-        "| Account | Type | Principal | Subject | Verdict | Last used | Days | Limit | Why |",
-        "| --- | --- | --- | --- | --- | --- | ---: | ---: | --- |",
-    ]
-    for f in report.findings:
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(v)
-                for v in (
-                    f.account_id,
-                    f.type,
-                    f.principal_name,
-                    _subject(f),
-                    f.verdict,
-                    (f.last_used or "never")[:10],
-                    f.days_unused,
-                    f.threshold_days,
-                    f.reason
-                    + (
-                        f" (Access Analyzer: {f.details['access_analyzer']})"
-                        if "access_analyzer" in f.details
-                        else ""
-                    ),
-                )
-            )
-            + " |"
-        )
-    if not report.findings:
-        lines.append("| | | | | | | | | no findings |")
+    if multi:
+        lines += _by_account(report)
+    else:
+        lines += _findings_table(report.findings, with_account=True)
     lines += _least_privilege(report)
     if report.role_assumptions:
         lines += [

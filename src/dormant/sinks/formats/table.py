@@ -9,9 +9,12 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.rule import Rule
 from rich.table import Table
 
 from ...model import Finding, Report, Verdict
+from . import accounts
+from .accounts import gaps_summary
 
 VERDICT_STYLE = {
     Verdict.UNUSED: "bold red",
@@ -153,6 +156,97 @@ def _assumptions_table(rows) -> Table:
     return t
 
 
+STATUS_STYLE = {
+    "complete": "",
+    "incomplete": "magenta",
+    "not-scanned": "bold white on red",
+}
+"""How each account scan status is shown; ``not-scanned`` stands out (and is upper-cased, so
+it stands out without colour too)."""
+
+
+def _status_cell(status: str) -> str:
+    text = accounts.status_label(status)
+    if status == "not-scanned":
+        text = text.upper()
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+
+
+def _status_summary(report: Report) -> str:
+    return ", ".join(
+        f"{n} {accounts.status_label(s)}" for s, n in accounts.status_counts(report).items()
+    )
+
+
+def _accounts_table(groups: list[accounts.AccountGroup]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    t.add_column("Account", no_wrap=True)
+    t.add_column("Name", overflow="fold", max_width=50)
+    t.add_column("OU", overflow="fold", max_width=40)
+    t.add_column("Status", no_wrap=True)
+    t.add_column("Findings", justify="right")
+    t.add_column("Gaps", overflow="fold", ratio=1)
+    for g in groups:
+        t.add_row(
+            g.account_id,
+            escape(g.info.account_name or ""),
+            escape(g.info.ou_path or ""),
+            _status_cell(g.status),
+            str(len(g.findings)),
+            escape(gaps_summary(g.info.scan_gaps)),
+        )
+    return t
+
+
+def _account_body(console: Console, g: accounts.AccountGroup, *, show_gaps: bool = True) -> None:
+    """An account's findings by type, who assumes its roles, what was excluded and what was not
+    fully read."""
+    mine = list(g.findings)
+    for ftype in sorted({str(f.type) for f in mine}):
+        group = [f for f in mine if str(f.type) == ftype]
+        limits = sorted({f.threshold_days for f in group})
+        console.print()
+        console.print(
+            f"  [bold]{escape(ftype)}[/] ({len(group)}; threshold "
+            f"{'/'.join(str(d) for d in limits)} days)"
+        )
+        console.print(_findings_table(group))
+        changes = least_privilege_lines(group)
+        if changes:
+            console.print(
+                "  [bold]Least privilege[/] (the diffs are in the JSON report's "
+                "details.policy_diff; `dormant recommend` writes the documents and commands):"
+            )
+            for line in changes:
+                console.print(f"    {escape(line)}")
+    assumed = g.role_assumptions
+    if assumed:
+        console.print()
+        console.print(f"  [bold]Who assumes each role[/] (CloudTrail; {len(assumed)} role(s))")
+        console.print(_assumptions_table(assumed))
+    ex = g.excluded
+    if ex:
+        rules = Counter(f.excluded_by or "" for f in ex)
+        console.print(f"Excluded ({len(ex)}):")
+        for rule, n in sorted(rules.items()):
+            console.print(f"  {n} × {escape(rule)}")
+    if g.gaps and show_gaps:
+        console.print(
+            "[magenta]Not fully read[/] (what depends on these is "
+            "insufficient-evidence, never unused):"
+        )
+        for c in g.gaps:
+            first = c.errors[0] if c.errors else {}
+            more = f" (+{len(c.errors) - 1} more)" if len(c.errors) > 1 else ""
+            target = f" [{first.get('target')}]" if first.get("target") else ""
+            console.print(
+                f"  {escape(c.source)}: {escape(c.status)} — "
+                f"{escape(str(first.get('operation', '')))}{escape(target)}: "
+                f"{escape(str(first.get('message', '')))}{more}"
+            )
+
+
 def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -> str:
     buf = io.StringIO()
     console = Console(
@@ -174,58 +268,33 @@ def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -
         f"[bold]dormant[/] report as of {escape(report.as_of)}, "
         f"{len(report.accounts)} account(s); thresholds: {escape(limits)}"
     )
-    for acct in report.accounts:
-        mine = [f for f in report.findings if f.account_id == acct.account_id]
-        label = acct.account_id + (f" ({acct.account_name})" if acct.account_name else "")
+    multi = accounts.is_multi(report)
+    if multi:
+        groups = accounts.groups(report)
         console.print()
-        console.print(f"[bold]Account {escape(label)}[/]: {len(mine)} finding(s)")
-        for ftype in sorted({str(f.type) for f in mine}):
-            group = [f for f in mine if str(f.type) == ftype]
-            limits = sorted({f.threshold_days for f in group})
+        console.print(f"[bold]Accounts[/] ({_status_summary(report)})")
+        console.print(_accounts_table(groups))
+        for g in groups:
+            console.print()
+            console.print(Rule(f"[bold]{escape(accounts.heading(g.info))}[/]", align="left"))
+            if g.status == "not-scanned":
+                console.print(
+                    f"{_status_cell(g.status)}: {len(g.findings)} finding(s); "
+                    "what could not be read:"
+                )
+                for line in g.info.scan_gaps or ("(no reason recorded)",):
+                    console.print(f"  {escape(line)}")
+            else:
+                console.print(f"{len(g.findings)} finding(s); scan {_status_cell(g.status)}")
+            _account_body(console, g, show_gaps=g.status != "not-scanned")
+    else:
+        for acct in report.accounts:
+            g = accounts.group(report, acct)
             console.print()
             console.print(
-                f"  [bold]{escape(ftype)}[/] ({len(group)}; threshold "
-                f"{'/'.join(str(d) for d in limits)} days)"
+                f"[bold]Account {escape(accounts.label(acct))}[/]: {len(g.findings)} finding(s)"
             )
-            console.print(_findings_table(group))
-            changes = least_privilege_lines(group)
-            if changes:
-                console.print(
-                    "  [bold]Least privilege[/] (the diffs are in the JSON report's "
-                    "details.policy_diff; `dormant recommend` writes the documents and commands):"
-                )
-                for line in changes:
-                    console.print(f"    {escape(line)}")
-        assumed = [r for r in report.role_assumptions if r.account_id == acct.account_id]
-        if assumed:
-            console.print()
-            console.print(f"  [bold]Who assumes each role[/] (CloudTrail; {len(assumed)} role(s))")
-            console.print(_assumptions_table(assumed))
-        ex = [f for f in report.excluded if f.account_id == acct.account_id]
-        if ex:
-            rules = Counter(f.excluded_by or "" for f in ex)
-            console.print(f"Excluded ({len(ex)}):")
-            for rule, n in sorted(rules.items()):
-                console.print(f"  {n} × {escape(rule)}")
-        gaps = [
-            c
-            for c in report.coverage
-            if c.account_id == acct.account_id and c.status not in ("read", "skipped")
-        ]
-        if gaps:
-            console.print(
-                "[magenta]Not fully read[/] (what depends on these is "
-                "insufficient-evidence, never unused):"
-            )
-            for c in gaps:
-                first = c.errors[0] if c.errors else {}
-                more = f" (+{len(c.errors) - 1} more)" if len(c.errors) > 1 else ""
-                target = f" [{first.get('target')}]" if first.get("target") else ""
-                console.print(
-                    f"  {escape(c.source)}: {escape(c.status)} — "
-                    f"{escape(str(first.get('operation', '')))}{escape(target)}: "
-                    f"{escape(str(first.get('message', '')))}{more}"
-                )
+            _account_body(console, g)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(w)}")
     by_verdict = Counter(str(f.verdict) for f in report.findings)
@@ -240,6 +309,8 @@ def render(report: Report, *, color: bool = False, width: int = 160, **_: Any) -
         )
         + f", {len(report.excluded)} excluded; assessed {assessed or 'nothing'}."
     )
+    if multi:
+        console.print(f"{len(report.accounts)} account(s): {_status_summary(report)}.")
     if report.snapshot_digest:
         console.print(f"Evidence: snapshot manifest sha256 {report.snapshot_digest}")
     return buf.getvalue()

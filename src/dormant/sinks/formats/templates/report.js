@@ -12,6 +12,30 @@
     account: document.getElementById("f-account")
   };
   var shown = document.getElementById("f-shown");
+  var sortKey = "";
+
+  // With several accounts, each account's findings follow a heading (which counts those shown)
+  // while the table is in account order; sorted otherwise, the headings are hidden.
+  function placeHeads() {
+    var heads = Array.prototype.slice.call(table.querySelectorAll("tbody.acct-head"));
+    if (!heads.length) { return; }
+    var grouped = !sortKey || sortKey === "account";
+    var first = {};
+    var counts = {};
+    bodies().forEach(function (tb) {
+      var a = tb.getAttribute("data-account");
+      if (!first[a]) { first[a] = tb; }
+      if (!tb.hidden) { counts[a] = (counts[a] || 0) + 1; }
+    });
+    heads.forEach(function (h) {
+      var a = h.getAttribute("data-account");
+      var n = h.querySelector(".acct-n");
+      if (n) { n.textContent = String(counts[a] || 0); }
+      h.classList.toggle("ungrouped", !grouped);
+      h.hidden = !grouped || !counts[a];
+      if (grouped && first[a]) { table.insertBefore(h, first[a]); }
+    });
+  }
 
   function applyFilter() {
     var words = (q.value || "").toLowerCase().split(/\s+/).filter(Boolean);
@@ -27,6 +51,7 @@
       if (ok) { count += 1; }
     });
     shown.textContent = String(count);
+    placeHeads();
   }
   q.addEventListener("input", applyFilter);
   Object.keys(selects).forEach(function (k) {
@@ -42,6 +67,7 @@
   heads.forEach(function (th) {
     th.querySelector("button").addEventListener("click", function () {
       var key = th.getAttribute("data-key");
+      sortKey = key;
       var numeric = th.hasAttribute("data-num");
       var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
       heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
@@ -62,6 +88,7 @@
         return c * dir || Number(a.getAttribute("data-pos")) - Number(b.getAttribute("data-pos"));
       });
       rows.forEach(function (tb) { table.appendChild(tb); });
+      placeHeads();
     });
   });
 
@@ -75,6 +102,14 @@
     if (!b) { return; }
     var tb = b.closest("tbody.finding");
     setOpen(tb, !tb.classList.contains("open"));
+  });
+  // "Findings" in the accounts table: show that account's findings only.
+  Array.prototype.slice.call(document.querySelectorAll("a.acct-show")).forEach(function (link) {
+    link.addEventListener("click", function () {
+      if (!selects.account) { return; }
+      selects.account.value = link.getAttribute("data-account");
+      applyFilter();
+    });
   });
   document.getElementById("f-expand").addEventListener("click", function () {
     bodies().forEach(function (tb) { setOpen(tb, true); });
