@@ -30,8 +30,9 @@ What AWS documents, and the emulation does:
   data").
 - A job answers ``IN_PROGRESS`` to its first ``in_progress_polls`` Get calls, then ``COMPLETED``
   (its data frozen at that moment, so pages agree) or ``FAILED`` with ``ErrorDetails`` for a path
-  marked by :func:`fail_report`. ``MaxItems`` defaults to 100, as AWS documents; ``Marker``
-  continues. A JobId is readable from the account that generated it only (``NoSuchEntity``).
+  marked by :func:`fail_report` (:func:`fail_pages` breaks the later pages instead).
+  ``MaxItems`` defaults to 100, as AWS documents; ``Marker`` continues. A JobId is readable
+  from the account that generated it only (``NoSuchEntity``).
 - ``max_concurrent_jobs`` (off by default) answers ``ReportGenerationLimitExceeded`` (HTTP 409)
   to a Generate while that many jobs of the account are in progress; :func:`throttle` makes the
   next calls answer ``Throttling``.
@@ -118,6 +119,7 @@ class _State:
         default_factory=dict
     )
     failing: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    broken_pages: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     slow: dict[str, int] = dataclasses.field(default_factory=dict)
     throttle_next: int = 0
     jobs: dict[str, _Job] = dataclasses.field(default_factory=dict)
@@ -218,6 +220,17 @@ def fail_report(
         _STATE.failing[entity_path] = (code, message)
 
 
+def fail_pages(
+    entity_path: str,
+    code: str = "ServiceFailure",
+    message: str = "The request processing has failed because of an unknown error.",
+) -> None:
+    """Make every Get of a later page (a call with a ``Marker``) of ``entity_path``'s reports
+    answer this error: IAM's ``ServiceFailure`` (HTTP 500) by default."""
+    with _LOCK:
+        _STATE.broken_pages[entity_path] = (code, message)
+
+
 def slow_report(entity_path: str, polls: int) -> None:
     """Make jobs for ``entity_path`` answer IN_PROGRESS to their first ``polls`` Get calls."""
     with _LOCK:
@@ -302,12 +315,17 @@ def _get(self: Any) -> Any:
         result["JobStatus"] = "FAILED"
         result["ErrorDetails"] = {"Code": job.error[0], "Message": job.error[1]}
         return ActionResult(result)
+    marker = self._get_param("Marker")
+    with _LOCK:
+        broken = _STATE.broken_pages.get(job.path)
+    if marker and broken:
+        _raise(*broken)
     result["JobStatus"] = "COMPLETED"
     result["NumberOfServicesAccessible"] = len(job.details)
     result["NumberOfServicesNotAccessed"] = sum(
         1 for d in job.details if d.get("LastAuthenticatedTime") is None
     )
-    page, marker = _page(job.details, self._get_param("Marker"), self._get_param("MaxItems"))
+    page, marker = _page(job.details, marker, self._get_param("MaxItems"))
     result["AccessDetails"] = page
     result["IsTruncated"] = marker is not None
     if marker is not None:
@@ -382,12 +400,13 @@ def _targets(policy: Any) -> set[str]:
     return {getattr(t, "id", t) for t in getattr(policy, "attachments", [])}
 
 
-def _allowed_by(policy: Any, universe: list[str]) -> set[str]:
-    """The services of ``universe`` that ``policy``'s statements allow (and do not wholly deny)."""
+def _effects(policy: Any, universe: list[str]) -> tuple[set[str], set[str]]:
+    """The services of ``universe`` that ``policy`` allows, and those it denies wholly (an
+    unconditional ``Deny`` of ``service:*``)."""
     try:
         doc = json.loads(policy.content)
     except (TypeError, ValueError):
-        return set()
+        return set(), set()
     statements = doc.get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
@@ -404,6 +423,11 @@ def _allowed_by(policy: Any, universe: list[str]) -> set[str]:
                 allowed |= matched
             elif st.get("Effect") == "Deny" and name in ("*", "") and not st.get("Condition"):
                 denied |= matched
+    return allowed, denied
+
+
+def _allowed_by(policy: Any, universe: list[str]) -> set[str]:
+    allowed, denied = _effects(policy, universe)
     return allowed - denied
 
 
@@ -436,11 +460,14 @@ def _report(org: Any, path: str, policy_id: str | None) -> list[dict[str, Any]]:
             if account.id != management and any(n.id in _targets(policy) for n in chain)
         ]
     else:
+        # A service must be allowed at every level, and denied at none.
         services = set(universe)
         for node in nodes:
             level: set[str] = set()
             for policy in _attached(org, node.id):
-                level |= _allowed_by(policy, universe)
+                allowed, denied = _effects(policy, universe)
+                level |= allowed
+                services -= denied
             services &= level
         counted = [
             (account, _path_of(path, chain))
@@ -544,6 +571,7 @@ __all__ = [
     "DEFAULT_SERVICES",
     "Settings",
     "configure",
+    "fail_pages",
     "fail_report",
     "install",
     "record_use",

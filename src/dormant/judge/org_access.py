@@ -335,9 +335,23 @@ def _judge_entity(
     policy: PolicyInfo | None,
 ) -> EntityResult:
     warnings: list[str] = []
+    accessible = report.number_of_services_accessible
+    listed = len(report.details)
+    error = None
+    status = STATUS_COMPLETE
     if not report.complete:
         status = report.outcome if report.outcome != OUTCOME_COMPLETED else "incomplete"
         error = report.error or JobError("GetOrganizationsAccessReport", "NoReport", status)
+    elif accessible is not None and listed < accessible:
+        # Pages missing (AWS says IAM may return fewer items than asked, even when more exist):
+        # a service not read could be the one that was used.
+        status = "incomplete"
+        error = JobError(
+            "GetOrganizationsAccessReport",
+            "ServicesMissing",
+            f"the report lists {listed} services but says {accessible} are accessible",
+        )
+    if error is not None:
         return EntityResult(
             entity=entity,
             report=report,
@@ -346,34 +360,22 @@ def _judge_entity(
             services=(),
             recommendation=None,
             no_recommendation_reason=(
-                f"no report to judge ({error.code}): nothing is claimed unused for this entity"
+                f"no complete report to judge ({error.code}): nothing is claimed unused for "
+                "this entity"
             ),
             warnings=(),
         )
-    accessible = report.number_of_services_accessible
     not_accessed = report.number_of_services_not_accessed
-    listed = len(report.details)
     no_data = None
-    status = STATUS_COMPLETE
-    error = None
-    if accessible is not None and listed < accessible:
-        status = "incomplete"
-        error = JobError(
-            "GetOrganizationsAccessReport",
-            "ServicesMissing",
-            f"the report lists {listed} services but says {accessible} are accessible",
-        )
-        no_data = f"{error.message}; nothing is claimed unused"
-    elif accessible is not None and listed > accessible:
+    if accessible is not None and listed > accessible:
         warnings.append(f"the report lists {listed} services but says {accessible} are accessible")
     blank = sum(1 for d in report.details if d.last_authenticated is None)
-    if status == STATUS_COMPLETE and not_accessed is not None and blank != not_accessed:
+    if not_accessed is not None and blank != not_accessed:
         warnings.append(
             f"the report lists {blank} services with no access but counts {not_accessed}"
         )
     if (
-        status == STATUS_COMPLETE
-        and policy is not None
+        policy is not None
         and not entity.management_account
         and not policy.attached_at_or_below(entity.path)
     ):
