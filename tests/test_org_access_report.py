@@ -470,6 +470,18 @@ def test_not_the_management_account(emulator, now):
         f"management account {DEFAULT_ACCOUNT}" in result.stderr
     )
     assert creds["SecretAccessKey"] not in result.output + result.stderr
+    # The emulated IAM refuses a member account too (dormant stops before asking it).
+    import botocore.exceptions
+
+    member = emulator.client(
+        "iam",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        member.generate_organizations_access_report(EntityPath=org.path(org.prod))
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_scps_must_be_enabled(emulator, now):

@@ -529,9 +529,10 @@ def _raise(code: str, message: str) -> None:
     from moto.iam.exceptions import IAMException
 
     if code == "AccessDenied":
-        from moto.core.exceptions import RESTError
+        # As moto's own enforcement answers it: IAM's XML error, HTTP 403.
+        from moto.core.exceptions import _RESTError
 
-        denied = RESTError("AccessDenied", message)
+        denied = _RESTError("AccessDenied", message)
         denied.code = 403
         raise denied
     raise IAMException(code, message)
