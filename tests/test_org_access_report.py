@@ -275,6 +275,10 @@ def test_policy_id_report_and_an_scp_not_attached_below(emulator, now):
     assert set(verdicts(sandbox).values()) == {"insufficient-evidence"}
     assert sandbox["recommendation"] is None
     assert "attached neither" in sandbox["no_recommendation_reason"]
+    # The report completed (it just has no data): not an error, nothing unused, exit 0.
+    result = run(emulator, "--ou", org.sandbox, "--policy-id", scp, code=0)
+    assert "status: no-data-for-policy\n" in result.stdout and "None" not in result.stdout
+    assert f"{org.path(org.sandbox)}: no verdict but insufficient-evidence" in result.stderr
 
 
 def test_policy_id_must_be_an_scp_of_the_organization(emulator, now):
@@ -300,11 +304,13 @@ def test_failed_job_gives_a_coverage_entry_and_no_unused_claim(emulator, now):
     assert sandbox["error"] == {
         "operation": "GetOrganizationsAccessReport",
         "code": "InternalFailure",
-        "message": "InternalFailure: report broke",
+        "message": "report broke",
     }
     assert sandbox["services"] == [] and sandbox["recommendation"] is None
     assert "nothing is claimed unused" in sandbox["no_recommendation_reason"]
     assert doc["summary"]["not_complete"] == 1
+    table = run(emulator, "--ou", org.sandbox, "--ou", org.prod, code=1).stdout
+    assert "status: failed: InternalFailure: report broke\n" in table
     assert f"{org.path(org.sandbox)}: no verdict but insufficient-evidence (failed" in (
         result.stderr
     )

@@ -286,7 +286,7 @@ def access_report(
             f"({e.status}; {detail})",
             err=True,
         )
-    if result.entities and len(result.incomplete) == len(result.entities):
+    if result.entities and not any(e.report.complete for e in result.entities):
         raise source.OrgAccessError(_nothing_completed(result, source))
     if fail_on is None:
         sys.exit(EXIT_OK)

@@ -617,7 +617,7 @@ def _on_answer(ctx: CollectContext, job: _Job, answer: dict[str, Any], timeout: 
         err = answer.get("ErrorDetails") or {}
         code = str(err.get("Code") or "JobFailed")
         message = str(err.get("Message") or "the report job failed")
-        _finish(job, OUTCOME_FAILED, SourceError(GET, code, f"{code}: {message}"))
+        _finish(job, OUTCOME_FAILED, SourceError(GET, code, message))
         return
     if status != "COMPLETED":
         msg = f"job {job.job_id} answered JobStatus {status!r} while its pages were read"

@@ -81,11 +81,9 @@ def render_table(result: OrgAccessResult) -> str:
         s = d["summary"]
         out.write(f"\n{_label(e)}  {e.entity.path}\n")
         if not e.complete:
-            err = d["error"] or {}
-            out.write(
-                f"  status: {e.status}: {err.get('code')}: {err.get('message')}\n"
-                f"  {d['no_recommendation_reason']}\n"
-            )
+            err = d["error"]
+            cause = f": {err['code']}: {err['message']}" if err else ""
+            out.write(f"  status: {e.status}{cause}\n  {d['no_recommendation_reason']}\n")
             if e.status == "no-data-for-policy":
                 out.write(f"  ({len(e.services)} services listed, all insufficient-evidence)\n")
             continue
@@ -148,11 +146,9 @@ def render_markdown(result: OrgAccessResult) -> str:
         ev = d["evidence"]
         lines += ["", f"## {_md(_label(e))}", "", f"Entity path: `{e.entity.path}`", ""]
         if not e.complete:
-            err = d["error"] or {}
-            lines.append(
-                f"**Status: {e.status}** ({_md(err.get('code'))}: {_md(err.get('message'))}). "
-                f"{_md(d['no_recommendation_reason'])}"
-            )
+            err = d["error"]
+            cause = f" ({_md(err['code'])}: {_md(err['message'])})" if err else ""
+            lines.append(f"**Status: {e.status}**{cause}. {_md(d['no_recommendation_reason'])}")
             continue
         lines += [
             f"Report `{ev['job_id']}` completed {ev['job_completion_date']}: "
@@ -216,8 +212,9 @@ def render_csv(result: OrgAccessResult) -> str:
             "threshold_days": result.threshold_days,
         }
         if not d["services"]:
-            err = d["error"] or {}
-            row = dict(base, reason=f"{err.get('code')}: {err.get('message')}")
+            err = d["error"]
+            reason = f"{err['code']}: {err['message']}" if err else d["no_recommendation_reason"]
+            row = dict(base, reason=reason)
             writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
             continue
         for s in d["services"]:
