@@ -1073,9 +1073,11 @@ def remediate_rollback(journal_path, step, force, do_apply, profile, region, end
 def _mount_optional() -> None:
     """Subcommands whose dependencies are optional extras register themselves here (they
     import their heavy dependencies only when run)."""
+    from .org_cli import org
     from .trail.cli import trail
 
     main.add_command(trail)
+    main.add_command(org)
 
 
 _mount_optional()

@@ -1,7 +1,8 @@
 """An emulated AWS on 127.0.0.1: moto's ThreadedMotoServer in this process, with dormant's
 AWS-faithful patches installed (:mod:`.moto_ext`), the Access Advisor job APIs
-(:mod:`.moto_access_advisor`) and the Access Analyzer read APIs (:mod:`.moto_access_analyzer`),
-reached over real HTTP through boto3."""
+(:mod:`.moto_access_advisor`), the Access Analyzer read APIs (:mod:`.moto_access_analyzer`) and
+the organization-level Access Advisor reports (:mod:`.moto_org_access`), reached over real HTTP
+through boto3."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from typing import Any
 
 import boto3
 
-from . import moto_access_advisor, moto_access_analyzer, moto_ext, moto_securityhub
+from . import (
+    moto_access_advisor,
+    moto_access_analyzer,
+    moto_ext,
+    moto_org_access,
+    moto_securityhub,
+)
 
 DEFAULT_ACCOUNT = "123456789012"
 """moto's default account: credentials it does not know map to it and record no last use."""
@@ -39,6 +46,7 @@ class Emulator:
         moto_ext.reset()
         moto_access_advisor.reset()
         moto_access_analyzer.reset()
+        moto_org_access.reset()
 
     def set_auth(self, initial_no_auth_actions: int | None) -> None:
         """Turn IAM enforcement on after ``n`` more unauthenticated calls, or off with None."""
@@ -69,6 +77,7 @@ def start(port: int = 0) -> Emulator:
     moto_securityhub.install()
     moto_access_advisor.install()
     moto_access_analyzer.install()
+    moto_org_access.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
