@@ -13,7 +13,14 @@ from typing import Any
 
 import boto3
 
-from . import faults, moto_access_advisor, moto_access_analyzer, moto_ext, moto_securityhub
+from . import (
+    faults,
+    moto_access_advisor,
+    moto_access_analyzer,
+    moto_ext,
+    moto_organizations,
+    moto_securityhub,
+)
 
 DEFAULT_ACCOUNT = "123456789012"
 """moto's default account: credentials it does not know map to it and record no last use."""
@@ -81,6 +88,7 @@ def start(port: int = 0) -> Emulator:
     moto_securityhub.install()
     moto_access_advisor.install()
     moto_access_analyzer.install()
+    moto_organizations.install()
     faults.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
