@@ -332,7 +332,7 @@ def test_resume_gives_the_same_snapshot_as_an_uninterrupted_run(
         real_write(path, data)
 
     monkeypatch.setattr(checkpoint_mod, "_write_file", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(DormantError, match="No space left on device.*--resume"):
         collect_org_snapshot(base, clock=clock, settings=settings, options=NO_ADVISOR, resume=ckpt)
     monkeypatch.setattr(checkpoint_mod, "_write_file", real_write)
     # What a crash mid-write leaves must not count as done: a half-written account directory
@@ -438,17 +438,48 @@ def test_resume_through_the_cli_after_ctrl_c(emulator, now, tmp_path: Path):
 
 
 def test_a_new_scan_refuses_to_overwrite_an_interrupted_one(emulator, now, tmp_path: Path):
+    from dormant.cli import collect_settings
+    from dormant.org import settings_fingerprint
+
     seed_org(emulator, now, members={})
-    Checkpoint.create(tmp_path / "s.checkpoint", {"role_name": "x"})
+    options = collect_settings(False, 300, False, True)
+    out = tmp_path / "s.zip"
+    Checkpoint.create(
+        tmp_path / "s.checkpoint", settings_fingerprint(OrgSettings(), options), target=str(out)
+    )
     proc = run_cli(
         "collect",
         "--org",
+        "--no-access-advisor",
         "--out",
-        str(tmp_path / "s"),
+        str(out),
         endpoint=emulator.endpoint_url,
         check_codes=(2,),
     )
     assert "holds an interrupted organization scan; continue it with --resume" in proc.stderr
+    # Resumed without --out, the snapshot goes where the interrupted scan was writing.
+    run_cli(
+        "collect",
+        "--org",
+        "--no-access-advisor",
+        "--resume",
+        str(tmp_path / "s.checkpoint"),
+        endpoint=emulator.endpoint_url,
+        check_codes=(0,),
+    )
+    assert [a.account_id for a in snapshot_mod.read(out).accounts] == [DEFAULT_ACCOUNT]
+    assert not (tmp_path / "s.checkpoint").exists()
+
+
+def test_progress_shows_one_line_per_account_in_flight():
+    from dormant.cli import Progress
+
+    with Progress(True) as progress:
+        progress("  111122223333 payments", 1, 4)
+        progress(ACCOUNTS_TASK, 0, 2)
+        progress.finish("  111122223333 payments")
+        assert list(progress._tasks) == [ACCOUNTS_TASK]
+        assert [t.description for t in progress._progress.tasks] == [ACCOUNTS_TASK]
 
 
 def test_external_id_is_sent_and_never_written(emulator, now, tmp_path, monkeypatch):

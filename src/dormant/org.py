@@ -498,7 +498,14 @@ def collect_organization(
         if cancel.is_set() and _cut_short(evidence):
             return evidence
         if store is not None:
-            store.save(evidence)
+            try:
+                store.save(evidence)
+            except OSError as exc:
+                raise DormantError(
+                    f"{store.path}: cannot save account {member.account_id} "
+                    f"({exc.strerror or exc}); the accounts saved so far are kept: fix that, "
+                    f"then continue with --resume {store.path}"
+                ) from None
         with lock:
             done[member.account_id] = evidence
         progress(ACCOUNTS_TASK, 1, total)
