@@ -79,7 +79,7 @@ def troubles(org: Organization) -> None:
     """legacy: its role cannot be assumed; analytics: throttles a share of its calls (retried);
     sandbox: an SCP denies iam:ListUsers."""
     faults.deny_assume_role(org.role_arn("legacy"))
-    faults.throttle(org.id("analytics"), 0.15)
+    faults.throttle(org.id("analytics"), 0.05)
     faults.deny(org.id("sandbox"), "iam:ListUsers")
 
 
