@@ -511,8 +511,9 @@ def test_unknown_ou_and_account(emulator, now):
 
 
 def _statement_actions() -> list[str]:
-    (statement,) = json.loads(POLICY_FILE.read_text())["Statement"]
-    assert statement["Sid"] == "DormantOrganizationsAccessReport"
+    # The file also holds the organization scan's statements; this command needs only its own.
+    statements = json.loads(POLICY_FILE.read_text())["Statement"]
+    (statement,) = [s for s in statements if s["Sid"] == "DormantOrganizationsAccessReport"]
     return statement["Action"]
 
 

@@ -4,7 +4,8 @@ what could not be read, and a manifest of file hashes.
 Layout of a bundle (a directory, or the same tree in a .zip)::
 
     manifest.json                       SHA-256 of every other file
-    snapshot.json                       tool version, creation time, accounts and their sources
+    snapshot.json                       tool version, creation time, notes, accounts (with their
+                                        sources, and the OU path of an organization's account)
     accounts/<account_id>/<source>.json one SourceResult: raw responses, status, errors
 
 It is written atomically (a sibling temporary directory renamed into place), is deterministic
@@ -44,9 +45,29 @@ class AccountEvidence:
     """When the last source finished, ISO-8601 UTC."""
     scanner_arn: str | None = None
     sources: dict[str, SourceResult] = field(default_factory=dict)
+    ou_path: str | None = None
+    """Where an organization scan found the account (``Root/Prod/Payments``); None otherwise."""
 
     def source(self, name: str) -> SourceResult | None:
         return self.sources.get(name)
+
+    def index_entry(self) -> dict[str, Any]:
+        """The account's entry in snapshot.json (``ou_path`` only when known, so a bundle
+        of one account has the bytes it always had)."""
+        entry: dict[str, Any] = {
+            "account_id": self.account_id,
+            "account_name": self.account_name,
+            "collected_at": self.collected_at,
+            "scanner_arn": self.scanner_arn,
+            "sources": sorted(self.sources),
+        }
+        if self.ou_path is not None:
+            entry["ou_path"] = self.ou_path
+        return entry
+
+    def source_files(self) -> dict[str, bytes]:
+        """Each source's file in the bundle, by source name."""
+        return {name: _dump(res.to_json()) for name, res in self.sources.items()}
 
 
 @dataclass
@@ -73,20 +94,13 @@ class Snapshot:
             "origin": self.origin,
             "notes": self.notes,
             "accounts": [
-                {
-                    "account_id": a.account_id,
-                    "account_name": a.account_name,
-                    "collected_at": a.collected_at,
-                    "scanner_arn": a.scanner_arn,
-                    "sources": sorted(a.sources),
-                }
-                for a in sorted(self.accounts, key=lambda a: a.account_id)
+                a.index_entry() for a in sorted(self.accounts, key=lambda a: a.account_id)
             ],
         }
         out[INDEX] = _dump(index)
         for a in self.accounts:
-            for name, res in a.sources.items():
-                out[f"accounts/{a.account_id}/{name}.json"] = _dump(res.to_json())
+            for name, data in a.source_files().items():
+                out[f"accounts/{a.account_id}/{name}.json"] = data
         return out
 
     def manifest(self) -> tuple[bytes, str]:
@@ -99,6 +113,11 @@ class Snapshot:
         }
         data = _dump(manifest)
         return data, hashlib.sha256(data).hexdigest()
+
+
+def dump(obj: Any) -> bytes:
+    """The bundle's JSON encoding: sorted keys, fixed formatting, UTF-8."""
+    return _dump(obj)
 
 
 def _dump(obj: Any) -> bytes:
@@ -250,6 +269,11 @@ def read(path: str | Path) -> Snapshot:
     path = Path(path)
     if not path.exists():
         raise SnapshotError(f"{path}: no such file or directory")
+    if path.is_dir() and not (path / MANIFEST).exists() and (path / "progress.json").exists():
+        raise SnapshotError(
+            f"{path}: the checkpoint of an interrupted organization scan, not a snapshot; "
+            f"continue the scan with --resume {path}"
+        )
     read_file, close = _reader(path)
     try:
         manifest_bytes = read_file(MANIFEST)
@@ -286,6 +310,7 @@ def read(path: str | Path) -> Snapshot:
             account_name=a.get("account_name"),
             collected_at=a.get("collected_at"),
             scanner_arn=a.get("scanner_arn"),
+            ou_path=a.get("ou_path"),
         )
         for name in a.get("sources") or []:
             rel = f"accounts/{acct.account_id}/{name}.json"

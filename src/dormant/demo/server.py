@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
 from . import (
+    faults,
     moto_access_advisor,
     moto_access_analyzer,
     moto_ext,
     moto_org_access,
+    moto_organizations,
     moto_securityhub,
 )
 
@@ -32,11 +35,33 @@ FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 class Emulator:
     endpoint_url: str
     server: Any
+    _session: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def client(self, service: str, region: str = "us-east-1", **creds: str) -> Any:
-        return boto3.session.Session(**(creds or FAKE_CREDENTIALS), region_name=region).client(
-            service, endpoint_url=self.endpoint_url
-        )
+    def client(
+        self, service: str, region: str = "us-east-1", account_id: str | None = None, **creds: str
+    ) -> Any:
+        """A new client of the emulator; ``account_id`` sends its calls to that account (moto's
+        ``x-moto-account-id`` header), as the support code does to seed member accounts.
+
+        Clients come from one boto3 session, so botocore loads each service model once rather
+        than once per client; the credentials are the client's own."""
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=region)
+            client = self._session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                **(creds or FAKE_CREDENTIALS),
+            )
+        if account_id and account_id != DEFAULT_ACCOUNT:
+
+            def to_account(request: Any, **_: Any) -> None:
+                request.headers["x-moto-account-id"] = account_id
+
+            client.meta.events.register("before-sign", to_account)
+        return client
 
     def reset(self) -> None:
         """Forget every resource in every account (moto's reset), and dormant's patches' state."""
@@ -47,6 +72,7 @@ class Emulator:
         moto_access_advisor.reset()
         moto_access_analyzer.reset()
         moto_org_access.reset()
+        faults.reset()
 
     def set_auth(self, initial_no_auth_actions: int | None) -> None:
         """Turn IAM enforcement on after ``n`` more unauthenticated calls, or off with None."""
@@ -78,6 +104,8 @@ def start(port: int = 0) -> Emulator:
     moto_access_advisor.install()
     moto_access_analyzer.install()
     moto_org_access.install()
+    moto_organizations.install()
+    faults.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
