@@ -6,6 +6,10 @@ depends on it.
   with "Fn::GetAtt references undefined resource". AWS updates a log group in place.
 - ``UsePreviousValue`` fails (HTTP 500, KeyError) for a parameter that took its default when
   the stack was created; AWS reuses the value the stack has, default or not.
+- An update ignores the ``Condition`` of a resource it modifies: a changed parameter that a
+  resource under a false condition references makes moto update that never-created resource,
+  and fail on its references ("Fn::GetAtt references undefined resource"). AWS leaves such a
+  resource alone, creates it when its condition turns true and deletes it when it turns false.
 
 :func:`install` fixes both, in-process, at any time before the stack is updated; it is
 idempotent. It is not part of :func:`dormant.demo.server.start`, because importing moto's
@@ -17,6 +21,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from moto.cloudformation import parsing
 from moto.cloudformation.models import CloudFormationBackend
 from moto.logs.models import LogGroup
 
@@ -54,6 +59,30 @@ def _resolve_update_parameters(self: Any, instance: Any, incoming_params: list) 
     return out
 
 
+_original_update = parsing.parse_and_update_resource
+
+
+def _update_honouring_condition(
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    condition = resource_json.get("Condition")
+    wanted = not condition or resources_map.lazy_condition_map[condition]
+    existing = resources_map._parsed_resources.get(logical_id)
+    if not wanted:
+        if existing is not None:
+            resources_map._delete_resource(existing, resource_json)
+        return None
+    if existing is None:
+        return parsing.parse_and_create_resource(
+            logical_id, resource_json, resources_map, account_id, region_name
+        )
+    return _original_update(logical_id, resource_json, resources_map, account_id, region_name)
+
+
 def install() -> None:
     global _installed
     with _lock:
@@ -61,4 +90,5 @@ def install() -> None:
             return
         LogGroup.update_from_cloudformation_json = classmethod(_update_log_group)
         CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
+        parsing.parse_and_update_resource = _update_honouring_condition
         _installed = True
