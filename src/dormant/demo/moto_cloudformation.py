@@ -6,6 +6,8 @@ depends on it.
   with "Fn::GetAtt references undefined resource". AWS updates a log group in place.
 - ``UsePreviousValue`` fails (HTTP 500, KeyError) for a parameter that took its default when
   the stack was created; AWS reuses the value the stack has, default or not.
+- A role's inline ``Policies`` are stored as Python objects, so GetRolePolicy answers their
+  ``str()`` rather than the JSON document AWS returns.
 - An update ignores the ``Condition`` of a resource it modifies: a changed parameter that a
   resource under a false condition references makes moto update that never-created resource,
   and fail on its references ("Fn::GetAtt references undefined resource"). AWS leaves such a
@@ -18,11 +20,13 @@ CloudFormation (every service's models) costs seconds that the demo does not nee
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.models import CloudFormationBackend
+from moto.iam.models import Role
 from moto.logs.models import LogGroup
 
 _lock = threading.Lock()
@@ -60,6 +64,29 @@ def _resolve_update_parameters(self: Any, instance: Any, incoming_params: list) 
 
 
 _original_update = parsing.parse_and_update_resource
+_original_create_role = Role.create_from_cloudformation_json.__func__
+
+
+def _create_role(
+    cls: type,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    props = dict(cloudformation_json.get("Properties") or {})
+    props["Policies"] = [
+        {
+            **p,
+            "PolicyDocument": p["PolicyDocument"]
+            if isinstance(p["PolicyDocument"], str)
+            else json.dumps(p["PolicyDocument"]),
+        }
+        for p in props.get("Policies") or []
+    ]
+    template = {**cloudformation_json, "Properties": props}
+    return _original_create_role(cls, resource_name, template, account_id, region_name, **kwargs)
 
 
 def _update_honouring_condition(
@@ -91,4 +118,5 @@ def install() -> None:
         LogGroup.update_from_cloudformation_json = classmethod(_update_log_group)
         CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
         parsing.parse_and_update_resource = _update_honouring_condition
+        Role.create_from_cloudformation_json = classmethod(_create_role)
         _installed = True
