@@ -16,7 +16,8 @@ from ..errors import InputError
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-OU_ID = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")
+OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32}|[^/,]+(/[^/,]+)*)$")
+"""An OU or root id, or a path from the root's name (``Root/Prod``)."""
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
@@ -42,7 +43,8 @@ VARIABLES = {
     "ORG_EXTERNAL_ID": "external id passed when assuming that role (optional)",
     "ORG_ACCOUNTS": "scan only these account ids (comma-separated)",
     "ORG_EXCLUDE_ACCOUNTS": "never scan these account ids (comma-separated)",
-    "ORG_OUS": "scan only the accounts under these OU or root ids, recursively (comma-separated)",
+    "ORG_OUS": "scan only the accounts under these OUs or roots, recursively: comma-separated "
+    "ids (ou-..., r-...) or paths (Root/Prod)",
     "ORG_ACCOUNT_CONCURRENCY": "accounts scanned at once in one run (default 8)",
     "ORG_RESUME_HOURS": "a run that ran out of time is resumed by the next run if it started "
     "less than this many hours before (default 48; 0: always start over)",
@@ -188,7 +190,7 @@ class Settings:
             org_external_id=external_id,
             org_accounts=ids("ORG_ACCOUNTS", ACCOUNT_ID, "12-digit account ids"),
             org_exclude_accounts=ids("ORG_EXCLUDE_ACCOUNTS", ACCOUNT_ID, "12-digit account ids"),
-            org_ous=ids("ORG_OUS", OU_ID, "OU ids (ou-...) or root ids (r-...)"),
+            org_ous=ids("ORG_OUS", OU, "OU or root ids (ou-..., r-...) or paths (Root/Prod)"),
             org_account_concurrency=number("ORG_ACCOUNT_CONCURRENCY", 8, 1, 64),
             org_resume_hours=number("ORG_RESUME_HOURS", 48, 0, 24 * 30),
             time_reserve_seconds=float(number("TIME_RESERVE_SECONDS", 60, 5, 900)),

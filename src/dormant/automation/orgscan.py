@@ -182,6 +182,12 @@ def scan_status(evidence: AccountEvidence) -> str:
     return "incomplete"
 
 
+def cut_short(evidence: AccountEvidence) -> bool:
+    """Whether the budget's cancellation stopped this account's collection (a call refused
+    with ``Cancelled``), as ``org.collect_organization`` tells."""
+    return any(e.code == "Cancelled" for res in evidence.sources.values() for e in res.errors)
+
+
 def saved_accounts(s3: Any, bucket: str, prefixes: Iterable[str]) -> dict[str, str]:
     """The account bundles under each run prefix (a later prefix wins): key by account id."""
     out: dict[str, str] = {}
@@ -398,7 +404,7 @@ def collect_in_one_run(
                 message = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 log.error("org.account_crashed", message, member=member.account_id)
                 evidence = not_scanned(member, message, type(exc).__name__, iso(clock()))
-            if dog.cancel.is_set():
+            if dog.cancel.is_set() and cut_short(evidence):
                 with lock:  # stopped by the budget: judged as it is, scanned again next run
                     scanned[member.account_id] = evidence
                     cut.append(member)
@@ -425,7 +431,10 @@ def collect_in_one_run(
     reason = "the time budget ran out before this account's turn; the next run resumes with it"
     for m in not_started:
         evidence[m.account_id] = not_scanned(m, reason, "TimeBudgetExhausted", now)
-    notes = [f"organization scan of {len(members)} accounts, started {progress.started_at}"]
+    notes = [
+        *getattr(members, "notes", ()),
+        f"organization scan of {len(members)} accounts, started {progress.started_at}",
+    ]
     if done:
         notes.append(
             f"{len(done)} accounts read back from earlier runs of this scan: "
@@ -496,6 +505,7 @@ def list_step(
         "bucket": layout.bucket,
         "members_key": key,
         "accounts": len(members),
+        "notes": [str(n) for n in getattr(members, "notes", ())],
     }
 
 
@@ -598,7 +608,11 @@ def assemble(
             + f"{len(members) - len(missing)} of {len(members)} accounts scanned, not scanned "
             f"({len(missing)}): {_names(missing)}; see the state machine's execution"
         )
-    notes = [f"organization scan of {len(members)} accounts (Step Functions fan-out)"]
+    listed_notes = event.get("notes") if isinstance(event.get("notes"), list) else []
+    notes = [
+        *(str(n) for n in listed_notes),
+        f"organization scan of {len(members)} accounts (Step Functions fan-out)",
+    ]
     if partial:
         notes.append(f"partial run: {partial}")
     summary = _summary(
