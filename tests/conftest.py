@@ -33,6 +33,8 @@ _HISTORY_DIR = tempfile.mkdtemp(prefix="dormant-test-history-")
 atexit.register(shutil.rmtree, _HISTORY_DIR, ignore_errors=True)
 os.environ["DORMANT_HISTORY"] = os.path.join(_HISTORY_DIR, "history.db")
 os.environ["XDG_DATA_HOME"] = _HISTORY_DIR
+# An organization scan without --snapshot keeps its checkpoint in the user's cache directory.
+os.environ["XDG_CACHE_HOME"] = _HISTORY_DIR
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import sys
 import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -199,7 +201,11 @@ def judge_options(fn: Callable) -> Callable:
                 show_default=True,
                 help="Exit 1 when a finding matches: 'any', 'none', or a comma list "
                 "of finding types and verdicts (e.g. 'unused,never-used' or "
-                "'UnusedIAMUserAccessKey,insufficient-evidence').",
+                "'UnusedIAMUserAccessKey,insufficient-evidence'). An account that could not be "
+                "scanned (--org: AssumeRole failed) fails every gate but 'none' (leave it out "
+                "with --exclude-accounts to accept that); add 'incomplete' to fail also on an "
+                "account scanned incompletely (a source partial, denied or failed); "
+                "'not-scanned' alone gates on unscanned accounts only.",
                 callback=lambda c, p, v: parse_fail_on(v),
             ),
         ]
@@ -239,17 +245,34 @@ def history_path_option(fn: Callable) -> Callable:
     )(fn)
 
 
-def parse_fail_on(value: str) -> tuple[set[str], set[str], bool]:
-    """(types, verdicts, never) from the --fail-on text."""
+SCAN_GATES = ("not-scanned", "incomplete")
+"""--fail-on values about accounts rather than findings."""
+
+
+class FailOn(NamedTuple):
+    """What makes the exit code 1 (see ``--fail-on``)."""
+
+    types: set[str]
+    verdicts: set[str]
+    never: bool
+    findings: bool = True
+    """Whether findings are gated at all (not when only scan gates are listed)."""
+    incomplete: bool = False
+    """Also fail on an account scanned incompletely (a source partial, denied or failed)."""
+
+
+def parse_fail_on(value: str) -> FailOn:
+    """The gate from the --fail-on text."""
     types: set[str] = set()
     verdicts: set[str] = set()
     items = [v.strip() for v in value.split(",") if v.strip()]
     if items == ["none"]:
-        return types, verdicts, True
+        return FailOn(types, verdicts, True, False, False)
     valid_types = {str(t) for t in FindingType}
     valid_verdicts = {str(v) for v in Verdict}
+    gates = {item for item in items if item in SCAN_GATES}
     for item in items:
-        if item == "any":
+        if item == "any" or item in SCAN_GATES:
             continue
         if item in valid_types:
             types.add(item)
@@ -257,15 +280,26 @@ def parse_fail_on(value: str) -> tuple[set[str], set[str], bool]:
             verdicts.add(item)
         else:
             raise click.BadParameter(
-                f"{item!r} is not 'any', 'none', a finding type ({', '.join(sorted(valid_types))})"
-                f" or a verdict ({', '.join(sorted(valid_verdicts))})"
+                f"{item!r} is not 'any', 'none', 'not-scanned', 'incomplete', a finding type "
+                f"({', '.join(sorted(valid_types))}) or a verdict "
+                f"({', '.join(sorted(valid_verdicts))})"
             )
-    return types, verdicts, False
+    findings = not items or len(gates) < len(items)
+    return FailOn(types, verdicts, False, findings, "incomplete" in gates)
 
 
-def exit_code_for(report: Report, fail_on: tuple[set[str], set[str], bool]) -> int:
-    types, verdicts, never = fail_on
+def exit_code_for(report: Report, fail_on: FailOn) -> int:
+    """1 when the gate is reached: an account could not be scanned (every gate but 'none'),
+    an account was scanned incompletely (with 'incomplete'), or a finding matches."""
+    types, verdicts, never, findings, incomplete = fail_on
     if never:
+        return EXIT_OK
+    for a in report.accounts:
+        if a.scan_status == "not-scanned":
+            return EXIT_FINDINGS
+        if incomplete and a.scan_status == "incomplete":
+            return EXIT_FINDINGS
+    if not findings:
         return EXIT_OK
     for f in report.findings:
         if types and str(f.type) not in types:
@@ -276,6 +310,22 @@ def exit_code_for(report: Report, fail_on: tuple[set[str], set[str], bool]) -> i
         elif f.verdict != Verdict.INSUFFICIENT_EVIDENCE:
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def report_scan_gaps(report: Report, *, organization: bool = False) -> None:
+    """Name on stderr every account not fully scanned: always one that could not be scanned;
+    an incomplete one when the report covers several accounts (an organization)."""
+    many = organization or len(report.accounts) > 1
+    for a in report.accounts:
+        if a.scan_status == "complete":
+            continue
+        if a.scan_status == "incomplete" and not many:
+            continue
+        name = f" ({a.account_name})" if a.account_name else ""
+        label = "not scanned" if a.scan_status == "not-scanned" else "incomplete"
+        click.echo(
+            f"dormant: account {a.account_id}{name} {label}: {'; '.join(a.scan_gaps)}", err=True
+        )
 
 
 def parse_as_of(value: str | None) -> dt.datetime | None:
@@ -322,6 +372,15 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def finish(self, task: str) -> None:
+        """Remove a task's line (an account of an organization scan that is done)."""
+        if self._progress is None:
+            return
+        with self._lock:
+            tid = self._tasks.pop(task, None)
+            if tid is not None:
+                self._progress.remove_task(tid)
 
     def __call__(self, task: str, advance: int, total: int | None) -> None:
         if self._progress is None:
@@ -443,6 +502,283 @@ def run_collect(session, concurrency: int, options: dict[str, Any] | None = None
         )
 
 
+# ---------------------------------------------------------------------- organization
+
+
+DEFAULT_ROLE = "OrganizationAccountAccessRole"
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
+
+
+@dataclass(frozen=True)
+class OrgOptions:
+    """The --org options of scan and collect."""
+
+    accounts: tuple[str, ...]
+    exclude: tuple[str, ...]
+    ous: tuple[str, ...]
+    role_name: str
+    external_id: str | None
+    account_concurrency: int
+    resume: str | None
+
+
+def _id_list(values: tuple[str, ...], option: str) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if not _ACCOUNT_ID.match(item):
+                raise click.BadParameter(
+                    f"{item!r} is not a 12-digit account id", param_hint=option
+                )
+            out.append(item)
+    return tuple(dict.fromkeys(out))
+
+
+def org_options(fn: Callable) -> Callable:
+    """--org and its options; passes ``org`` (an :class:`OrgOptions`, or None without --org)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--org",
+                "org_scan",
+                is_flag=True,
+                help="Scan every ACTIVE account of the AWS Organization, from its management "
+                "account or a delegated administrator: assume --role-name in each member, "
+                "one snapshot and one report for all.",
+            ),
+            click.option(
+                "--accounts",
+                "org_accounts",
+                multiple=True,
+                metavar="IDS",
+                help="--org: only these accounts (comma list; repeatable).",
+            ),
+            click.option(
+                "--exclude-accounts",
+                "org_exclude",
+                multiple=True,
+                metavar="IDS",
+                help="--org: leave these accounts out (comma list; repeatable).",
+            ),
+            click.option(
+                "--ou",
+                "org_ous",
+                multiple=True,
+                metavar="OU",
+                help="--org: only the accounts under this OU or root, at any depth: an id "
+                "(ou-ab12-cdef3456, r-ab12) or a path (Root/Prod); comma list; repeatable.",
+            ),
+            click.option(
+                "--role-name",
+                default=DEFAULT_ROLE,
+                show_default=True,
+                help="--org: the role to assume in each member account (it needs "
+                "deploy/readonly-policy.json).",
+            ),
+            click.option(
+                "--external-id",
+                envvar="DORMANT_EXTERNAL_ID",
+                help="--org: the external id the member role's trust policy requires "
+                "(default: DORMANT_EXTERNAL_ID).",
+            ),
+            click.option(
+                "--account-concurrency",
+                type=click.IntRange(1, 64),
+                default=8,
+                show_default=True,
+                help="--org: accounts scanned at once (each with --concurrency calls).",
+            ),
+            click.option(
+                "--resume",
+                "resume",
+                type=click.Path(),
+                metavar="CHECKPOINT",
+                help="--org: continue an interrupted organization scan from the accounts "
+                "saved in its checkpoint (the path the interruption message names).",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from click.core import ParameterSource
+
+        ctx = click.get_current_context()
+        enabled = kwargs.pop("org_scan")
+        names = {
+            "org_accounts": "--accounts",
+            "org_exclude": "--exclude-accounts",
+            "org_ous": "--ou",
+            "role_name": "--role-name",
+            "external_id": "--external-id",
+            "account_concurrency": "--account-concurrency",
+            "resume": "--resume",
+        }
+        if not enabled:
+            given = [
+                flag
+                for name, flag in names.items()
+                if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+            ]
+            if given:
+                raise click.UsageError(f"{', '.join(given)} only apply with --org")
+            for name in names:
+                kwargs.pop(name)
+            kwargs["org"] = None
+            return fn(*args, **kwargs)
+        role = kwargs.pop("role_name")
+        if not _ROLE_NAME.match(role):
+            raise click.BadParameter(f"{role!r} is not an IAM role name", param_hint="--role-name")
+        ous = tuple(
+            dict.fromkeys(
+                o.strip() for value in kwargs.pop("org_ous") for o in value.split(",") if o.strip()
+            )
+        )
+        kwargs["org"] = OrgOptions(
+            accounts=_id_list(kwargs.pop("org_accounts"), "--accounts"),
+            exclude=_id_list(kwargs.pop("org_exclude"), "--exclude-accounts"),
+            ous=ous,
+            role_name=role,
+            external_id=kwargs.pop("external_id") or None,
+            account_concurrency=kwargs.pop("account_concurrency"),
+            resume=kwargs.pop("resume"),
+        )
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def checkpoint_for(out: str | Path) -> Path:
+    """Where an organization scan writing ``out`` keeps its checkpoint: beside it."""
+    path = Path(out)
+    if path.suffix.lower() == ".zip":
+        return path.with_suffix(".checkpoint")
+    return path.with_name(path.name + ".checkpoint")
+
+
+def resolve_resume(value: str) -> Path:
+    """The checkpoint --resume names: the checkpoint itself, or the snapshot path it is for."""
+    from .checkpoint import is_checkpoint
+
+    path = Path(value)
+    if not is_checkpoint(path) and is_checkpoint(checkpoint_for(path)):
+        return checkpoint_for(path)
+    return path
+
+
+def default_checkpoint() -> Path:
+    """For scan --org without --snapshot: a new directory in the user's cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    stamp = now().strftime("%Y%m%dT%H%M%SZ")
+    return Path(base) / "dormant" / f"org-scan-{stamp}-{os.getpid()}.checkpoint"
+
+
+def resume_command(checkpoint: Path) -> str:
+    """The command line that was run, with ``--resume CHECKPOINT`` (the external id masked)."""
+    import shlex
+
+    args = sys.argv[1:]
+    out: list[str] = []
+    skip = False
+    masked = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--resume":
+            skip = True
+            continue
+        if arg.startswith("--resume="):
+            continue
+        if arg == "--external-id":
+            out.append(arg)
+            out.append("EXTERNAL_ID")
+            skip = masked = True
+            continue
+        if arg.startswith("--external-id="):
+            out.append("--external-id=EXTERNAL_ID")
+            masked = True
+            continue
+        out.append(arg)
+    line = shlex.join(["dormant", *out, "--resume", str(checkpoint)])
+    return line + (" (with the same external id)" if masked else "")
+
+
+def run_org_collect(
+    session: Any,
+    org: OrgOptions,
+    concurrency: int,
+    options: dict[str, Any],
+    *,
+    checkpoint: Path | None,
+    target: str | None,
+) -> tuple[Any, Path]:
+    """Collect the organization's snapshot; returns it and its checkpoint (to remove once the
+    snapshot is written). Interrupted: says how to resume and exits 2."""
+    from .org import OrgScanInterrupted, OrgSettings
+    from .pipeline import collect_org_snapshot
+
+    settings = OrgSettings(
+        role_name=org.role_name,
+        external_id=org.external_id,
+        account_concurrency=org.account_concurrency,
+        concurrency=concurrency,
+    )
+    resume = resolve_resume(org.resume) if org.resume else None
+    try:
+        with Progress(sys.stderr.isatty()) as progress:
+            snap = collect_org_snapshot(
+                session,
+                clock=now,
+                settings=settings,
+                accounts=org.accounts or None,
+                exclude=org.exclude or None,
+                ous=org.ous or None,
+                options=options,
+                progress=progress,
+                checkpoint=None if resume is not None else checkpoint,
+                resume=resume,
+                target=target,
+            )
+    except OrgScanInterrupted as exc:
+        click.echo(f"dormant: {exc}", err=True)
+        if exc.checkpoint is not None:
+            click.echo(
+                f"dormant: to continue, run: {resume_command(exc.checkpoint)}",
+                err=True,
+            )
+        click.get_current_context().exit(EXIT_ERROR)
+    used = resume if resume is not None else checkpoint
+    assert used is not None
+    return snap, used
+
+
+def org_summary(snap: Any) -> None:
+    """One line on stderr: how many accounts were scanned fully, incompletely, not at all."""
+    from .judge import scan_status
+
+    counts: dict[str, int] = {}
+    for a in snap.accounts:
+        status, _ = scan_status(a)
+        counts[status] = counts.get(status, 0) + 1
+    parts = [
+        f"{counts[k]} {label}"
+        for k, label in (
+            ("complete", "complete"),
+            ("incomplete", "incomplete"),
+            ("not-scanned", "not scanned"),
+        )
+        if counts.get(k)
+    ]
+    summary = ", ".join(parts) or "none"
+    click.echo(f"dormant: organization scan: {len(snap.accounts)} account(s): {summary}", err=True)
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -456,6 +792,7 @@ def main(debug: bool) -> None:
 @main.command()
 @aws_options
 @collection_options
+@org_options
 @judge_options
 @click.option(
     "--snapshot",
@@ -471,6 +808,7 @@ def scan(
     endpoint_url,
     concurrency,
     collection,
+    org,
     policy_path,
     threshold_days,
     cis,
@@ -481,32 +819,54 @@ def scan(
     history_path,
     no_history,
 ):
-    """Collect the evidence from AWS and judge it (collect + analyze)."""
+    """Collect the evidence from AWS and judge it (collect + analyze).
+
+    With --org: every ACTIVE account of the organization, into one snapshot and one report.
+    Each account is saved to a checkpoint as soon as it is done (beside --snapshot, else in
+    the user's cache directory), so an interrupted scan continues with --resume."""
     from . import pipeline
     from . import snapshot as snapshot_mod
+    from .checkpoint import Checkpoint
     from .policy import load_policy
 
     policy = load_policy(policy_path, cis=cis, threshold_days=threshold_days)
     store = open_history(history_path, no_history)  # before collecting: fail fast
     session = make_session(profile, region, endpoint_url)
-    snap = run_collect(session, concurrency, with_policy_trail(collection, policy))
+    options = with_policy_trail(collection, policy)
+    checkpoint = None
+    if org is None:
+        snap = run_collect(session, concurrency, options)
+    else:
+        snap, checkpoint = run_org_collect(
+            session,
+            org,
+            concurrency,
+            options,
+            checkpoint=checkpoint_for(snapshot_out) if snapshot_out else default_checkpoint(),
+            target=snapshot_out,
+        )
     if snapshot_out:
         snapshot_mod.write(snap, snapshot_out)
         click.echo(f"dormant: evidence saved to {snapshot_out}", err=True)
+    if checkpoint is not None:
+        Checkpoint(checkpoint, {}).remove()
+        org_summary(snap)
     report = pipeline.judge_snapshot(snap, policy)
     record_and_render(store, report, "scan", fmt, output)
+    report_scan_gaps(report, organization=org is not None)
     sys.exit(exit_code_for(report, fail_on))
 
 
 @main.command()
 @aws_options
 @collection_options
+@org_options
 @click.option(
     "--out",
     "out",
-    required=True,
     type=click.Path(),
-    help="Where to write the evidence bundle: a directory, or a file ending in .zip.",
+    help="Where to write the evidence bundle: a directory, or a file ending in .zip "
+    "(with --resume: by default where the interrupted scan was writing).",
 )
 @handle_errors
 def collect(
@@ -515,14 +875,36 @@ def collect(
     endpoint_url,
     concurrency,
     collection,
+    org,
     out,
 ):
-    """Collect the evidence bundle (snapshot) from AWS, without judging it."""
-    from . import snapshot as snapshot_mod
+    """Collect the evidence bundle (snapshot) from AWS, without judging it.
 
+    With --org: every ACTIVE account of the organization; each account is saved to a
+    checkpoint beside --out (OUT.checkpoint) as soon as it is done, so an interrupted scan
+    continues with --resume."""
+    from . import snapshot as snapshot_mod
+    from .checkpoint import Checkpoint
+
+    if out is None and (org is None or org.resume is None):
+        raise click.UsageError("Missing option '--out'.")
     session = make_session(profile, region, endpoint_url)
-    snap = run_collect(session, concurrency, collection)
+    checkpoint = None
+    if org is None:
+        snap = run_collect(session, concurrency, collection)
+    else:
+        if out is None:
+            out = Checkpoint.open(resolve_resume(org.resume)).target
+            if out is None:
+                raise click.UsageError(
+                    f"--resume {org.resume}: the interrupted scan wrote no snapshot; give --out"
+                )
+        snap, checkpoint = run_org_collect(
+            session, org, concurrency, collection, checkpoint=checkpoint_for(out), target=out
+        )
     digest = snapshot_mod.write(snap, out)
+    if checkpoint is not None:
+        Checkpoint(checkpoint, {}).remove()
     gaps = [
         f"{a.account_id}/{name}: {res.status}"
         for a in snap.accounts
@@ -532,6 +914,23 @@ def collect(
     click.echo(f"dormant: evidence saved to {out} (manifest sha256 {digest})", err=True)
     for gap in gaps:
         click.echo(f"dormant: warning: not fully read: {gap}", err=True)
+    if org is not None:
+        org_summary(snap)
+        _name_unscanned(snap)
+
+
+def _name_unscanned(snap: Any) -> None:
+    """collect --org: name each account not fully scanned (collect does not judge, so the
+    lines come from the evidence, as the judge reads it)."""
+    from .judge import scan_status
+
+    for a in sorted(snap.accounts, key=lambda a: a.account_id):
+        status, gaps = scan_status(a)
+        if status == "complete":
+            continue
+        name = f" ({a.account_name})" if a.account_name else ""
+        label = "not scanned" if status == "not-scanned" else "incomplete"
+        click.echo(f"dormant: account {a.account_id}{name} {label}: {'; '.join(gaps)}", err=True)
 
 
 @main.command()
@@ -574,6 +973,7 @@ def analyze(
     store = open_history(history_path, no_history)
     report = judge(snap, policy, when)
     record_and_render(store, report, "analyze", fmt, output)
+    report_scan_gaps(report)
     sys.exit(exit_code_for(report, fail_on))
 
 

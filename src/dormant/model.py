@@ -327,6 +327,9 @@ class AccountInfo:
             "collected_at": self.collected_at,
             "scanner_arn": self.scanner_arn,
             "credential_report_generated_at": self.credential_report_generated_at,
+            "scan_status": self.scan_status,
+            "scan_gaps": list(self.scan_gaps),
+            "ou_path": self.ou_path,
         }
 
 

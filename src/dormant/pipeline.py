@@ -7,7 +7,7 @@ lacks. Sinks (formats, notifications) come after, chosen by the entry point.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,4 +53,44 @@ def scan(
     **options: Any,
 ) -> ScanResult:
     snap = collect_snapshot(session, clock=clock, **options)
+    return ScanResult(snapshot=snap, report=judge_snapshot(snap, policy))
+
+
+def collect_org_snapshot(
+    base: AccountSession,
+    *,
+    clock: Callable[[], dt.datetime],
+    settings: Any = None,
+    accounts: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    ous: Iterable[str] | None = None,
+    members: list[Any] | None = None,
+    **options: Any,
+) -> Snapshot:
+    """Read every member account of the organization into one snapshot.
+
+    ``base`` is the session of the management account or of a delegated administrator;
+    ``settings`` an :class:`dormant.org.OrgSettings`; ``accounts``, ``exclude`` and ``ous``
+    narrow the accounts listed (unless ``members`` is given); the other options are those of
+    :func:`dormant.org.collect_organization` (``options``, ``progress``, ``cancel``,
+    ``checkpoint``, ``resume``, ``target``). Raises :class:`dormant.org.OrgScanInterrupted` when
+    stopped before every account is done."""
+    from .org import OrgSettings, collect_organization, list_member_accounts
+
+    if members is None:
+        members = list_member_accounts(base, accounts=accounts, exclude=exclude, ous=ous)
+    return collect_organization(
+        base, clock=clock, settings=settings or OrgSettings(), members=members, **options
+    )
+
+
+def scan_org(
+    base: AccountSession,
+    policy: Policy,
+    *,
+    clock: Callable[[], dt.datetime],
+    **options: Any,
+) -> ScanResult:
+    """:func:`collect_org_snapshot`, then judge: one report for the whole organization."""
+    snap = collect_org_snapshot(base, clock=clock, **options)
     return ScanResult(snapshot=snap, report=judge_snapshot(snap, policy))

@@ -44,9 +44,29 @@ class AccountEvidence:
     """When the last source finished, ISO-8601 UTC."""
     scanner_arn: str | None = None
     sources: dict[str, SourceResult] = field(default_factory=dict)
+    ou_path: str | None = None
+    """Where an organization scan found the account (``Root/Prod/Payments``); None otherwise."""
 
     def source(self, name: str) -> SourceResult | None:
         return self.sources.get(name)
+
+    def index_entry(self) -> dict[str, Any]:
+        """The account's entry in snapshot.json (``ou_path`` only when known, so a bundle
+        of one account has the bytes it always had)."""
+        entry: dict[str, Any] = {
+            "account_id": self.account_id,
+            "account_name": self.account_name,
+            "collected_at": self.collected_at,
+            "scanner_arn": self.scanner_arn,
+            "sources": sorted(self.sources),
+        }
+        if self.ou_path is not None:
+            entry["ou_path"] = self.ou_path
+        return entry
+
+    def source_files(self) -> dict[str, bytes]:
+        """Each source's file in the bundle, by source name."""
+        return {name: _dump(res.to_json()) for name, res in self.sources.items()}
 
 
 @dataclass
@@ -73,20 +93,13 @@ class Snapshot:
             "origin": self.origin,
             "notes": self.notes,
             "accounts": [
-                {
-                    "account_id": a.account_id,
-                    "account_name": a.account_name,
-                    "collected_at": a.collected_at,
-                    "scanner_arn": a.scanner_arn,
-                    "sources": sorted(a.sources),
-                }
-                for a in sorted(self.accounts, key=lambda a: a.account_id)
+                a.index_entry() for a in sorted(self.accounts, key=lambda a: a.account_id)
             ],
         }
         out[INDEX] = _dump(index)
         for a in self.accounts:
-            for name, res in a.sources.items():
-                out[f"accounts/{a.account_id}/{name}.json"] = _dump(res.to_json())
+            for name, data in a.source_files().items():
+                out[f"accounts/{a.account_id}/{name}.json"] = data
         return out
 
     def manifest(self) -> tuple[bytes, str]:
@@ -99,6 +112,11 @@ class Snapshot:
         }
         data = _dump(manifest)
         return data, hashlib.sha256(data).hexdigest()
+
+
+def dump(obj: Any) -> bytes:
+    """The bundle's JSON encoding: sorted keys, fixed formatting, UTF-8."""
+    return _dump(obj)
 
 
 def _dump(obj: Any) -> bytes:
@@ -286,6 +304,7 @@ def read(path: str | Path) -> Snapshot:
             account_name=a.get("account_name"),
             collected_at=a.get("collected_at"),
             scanner_arn=a.get("scanner_arn"),
+            ou_path=a.get("ou_path"),
         )
         for name in a.get("sources") or []:
             rel = f"accounts/{acct.account_id}/{name}.json"

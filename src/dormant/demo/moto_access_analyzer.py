@@ -34,6 +34,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import faults
+
 _LOCK = threading.RLock()
 _INSTALLED = False
 _ANALYZERS: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -165,7 +167,13 @@ def _respond(start_response: Any, status: int, body: dict[str, Any], code: str |
     headers.append(("x-amzn-RequestId", str(uuid.uuid4())))
     if code:
         headers.append(("x-amzn-ErrorType", code))
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        429: "Too Many Requests",
+    }.get(status, "")
     start_response(f"{status} {reason}", headers)
     return [data]
 
@@ -186,6 +194,9 @@ def _handle(environ: dict[str, Any], start_response: Any) -> Any:
         else:
             raise _Error(404, "ResourceNotFoundException", f"no such operation: {method} {path}")
         account, region = _authorize(environ, method, path, body, operation)
+        fault = faults.intercept(account, f"access-analyzer:{operation}")
+        if fault is not None:
+            raise _Error(*faults.shape(fault, "rest-json"))
         params = json.loads(body or b"{}") if method == "POST" else {}
         if operation == "ListAnalyzers":
             answer = _list_analyzers(account, region, query)
@@ -217,6 +228,9 @@ def _authorize(
     if not enforce:
         return account, region
     headers = {"Authorization": environ["HTTP_AUTHORIZATION"]}
+    if environ.get("HTTP_X_AMZ_SECURITY_TOKEN"):
+        # Temporary credentials (an assumed role): moto authorizes them with the role's policies.
+        headers["X-Amz-Security-Token"] = environ["HTTP_X_AMZ_SECURITY_TOKEN"]
     try:
         request = IAMRequest(
             account_id=account,

@@ -208,7 +208,7 @@ def seed(
     account_id: str = DEFAULT_ACCOUNT,
 ) -> list[Label]:
     """Create the account's principals and return the labels of the findings to expect."""
-    iam = emu.client("iam")
+    iam = emu.client("iam", account_id=account_id)
     be = moto_ext.backend(account_id)
 
     def ago(days: float) -> dt.datetime:

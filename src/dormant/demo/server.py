@@ -13,7 +13,14 @@ from typing import Any
 
 import boto3
 
-from . import moto_access_advisor, moto_access_analyzer, moto_ext, moto_securityhub
+from . import (
+    faults,
+    moto_access_advisor,
+    moto_access_analyzer,
+    moto_ext,
+    moto_organizations,
+    moto_securityhub,
+)
 
 DEFAULT_ACCOUNT = "123456789012"
 """moto's default account: credentials it does not know map to it and record no last use."""
@@ -26,10 +33,21 @@ class Emulator:
     endpoint_url: str
     server: Any
 
-    def client(self, service: str, region: str = "us-east-1", **creds: str) -> Any:
-        return boto3.session.Session(**(creds or FAKE_CREDENTIALS), region_name=region).client(
+    def client(
+        self, service: str, region: str = "us-east-1", account_id: str | None = None, **creds: str
+    ) -> Any:
+        """A client of the emulator; ``account_id`` sends its calls to that account (moto's
+        ``x-moto-account-id`` header), as the support code does to seed member accounts."""
+        client = boto3.session.Session(**(creds or FAKE_CREDENTIALS), region_name=region).client(
             service, endpoint_url=self.endpoint_url
         )
+        if account_id and account_id != DEFAULT_ACCOUNT:
+
+            def to_account(request: Any, **_: Any) -> None:
+                request.headers["x-moto-account-id"] = account_id
+
+            client.meta.events.register("before-sign", to_account)
+        return client
 
     def reset(self) -> None:
         """Forget every resource in every account (moto's reset), and dormant's patches' state."""
@@ -39,6 +57,7 @@ class Emulator:
         moto_ext.reset()
         moto_access_advisor.reset()
         moto_access_analyzer.reset()
+        faults.reset()
 
     def set_auth(self, initial_no_auth_actions: int | None) -> None:
         """Turn IAM enforcement on after ``n`` more unauthenticated calls, or off with None."""
@@ -69,6 +88,8 @@ def start(port: int = 0) -> Emulator:
     moto_securityhub.install()
     moto_access_advisor.install()
     moto_access_analyzer.install()
+    moto_organizations.install()
+    faults.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

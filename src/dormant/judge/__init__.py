@@ -20,8 +20,9 @@ from ..model import (
     RoleAssumptionSummary,
     Verdict,
 )
+from ..org import ASSUME_ROLE
 from ..policy import IDENTITY_CENTER_PATH, SERVICE_LINKED_PATH, Policy
-from ..snapshot import Snapshot
+from ..snapshot import AccountEvidence, Snapshot
 from ..sources import (
     access_advisor,
     access_analyzer,
@@ -32,6 +33,7 @@ from ..sources import (
     other_credentials,
     users,
 )
+from ..sources.base import SourceError, SourceResult
 from ..timeutil import iso
 from . import view as view_mod
 from .credentials import judge_users
@@ -51,7 +53,47 @@ AFFECTS = {
     access_analyzer.NAME: "the comparison with Access Analyzer's unused-access findings",
     "cloudtrail": "later uses of roles, keys, passwords and actions, and who assumed each role "
     "(CloudTrail only adds uses: a gap here never makes anything unused)",
+    ASSUME_ROLE: "everything in the account: it could not be reached, so nothing in it was judged",
 }
+
+COMPLETE, INCOMPLETE, NOT_SCANNED = "complete", "incomplete", "not-scanned"
+_GAP = ("partial", "denied", "failed")
+
+
+def _gap_line(name: str, res: SourceResult) -> str:
+    """One line for people: the source, its status, and each failing operation with its error
+    code, count and (first) message."""
+    groups: dict[tuple[str, str], list[SourceError]] = {}
+    for e in res.errors:
+        groups.setdefault((e.operation, e.code), []).append(e)
+    parts = []
+    for (operation, code), errs in sorted(groups.items()):
+        calls = res.operations.get(operation, {}).get("calls")
+        count = f" ({len(errs)} of {calls} calls)" if calls and calls > 1 else ""
+        message = errs[0].message
+        if message.startswith(f"{code}: "):
+            message = message[len(code) + 2 :]
+        message = message if len(message) <= 240 else message[:239] + "…"
+        parts.append(f"{operation} {code}{count}: {message}" if message else f"{operation} {code}")
+    return f"{name} {res.status}" + (f": {'; '.join(parts)}" if parts else "")
+
+
+def scan_status(evidence: AccountEvidence) -> tuple[str, tuple[str, ...]]:
+    """How fully the account was scanned, and one line per gap.
+
+    ``not-scanned``: an organization member that could not be reached (its ``assume-role``
+    source failed: nothing else was read); ``incomplete``: a source was partial, denied or
+    failed; else ``complete``. A source turned off (skipped) is not a gap."""
+    gaps = tuple(
+        _gap_line(name, res)
+        for name, res in sorted(evidence.sources.items())
+        if str(res.status) in _GAP
+    )
+    reached = evidence.sources.get(ASSUME_ROLE)
+    if reached is not None and str(reached.status) != "read":
+        return NOT_SCANNED, gaps
+    return (INCOMPLETE if gaps else COMPLETE), gaps
+
 
 _UNUSED = (Verdict.UNUSED, Verdict.NEVER_USED)
 
@@ -188,6 +230,7 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
 
     for evidence in sorted(snapshot.accounts, key=lambda a: a.account_id):
         v = view_mod.build(evidence)
+        status, gaps = scan_status(evidence)
         infos.append(
             AccountInfo(
                 account_id=evidence.account_id,
@@ -199,6 +242,9 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
                     if v.report is not None and v.report.generated_time
                     else None
                 ),
+                scan_status=status,
+                scan_gaps=gaps,
+                ou_path=evidence.ou_path,
             )
         )
         for name, res in sorted(evidence.sources.items()):
@@ -213,6 +259,13 @@ def judge(snapshot: Snapshot, policy: Policy, as_of: dt.datetime) -> Report:
                     operations=dict(sorted(res.operations.items())),
                 )
             )
+        if status == NOT_SCANNED:
+            name = f" ({evidence.account_name})" if evidence.account_name else ""
+            warnings.append(
+                f"account {evidence.account_id}{name} was not scanned: "
+                f"{'; '.join(gaps)}; nothing in it was judged"
+            )
+            continue
         if authorization.NAME not in evidence.sources:
             warnings.append(
                 f"account {evidence.account_id}: roles were not judged: the evidence has no "

@@ -11,9 +11,10 @@ from typing import Any
 from ... import __version__
 from ...model import Report, Verdict
 
-SCHEMA_VERSION = "1.2"
-"""1.2: ``role_assumptions`` (who assumed each role, by CloudTrail). 1.1: findings have
-``scope`` (UnusedPermission) and ``details.tags``; accounts have
+SCHEMA_VERSION = "1.3"
+"""1.3: accounts have ``scan_status``, ``scan_gaps`` and ``ou_path`` (the organization scan);
+the summary has ``accounts_not_scanned``. 1.2: ``role_assumptions`` (who assumed each role, by
+CloudTrail). 1.1: findings have ``scope`` (UnusedPermission) and ``details.tags``; accounts have
 ``credential_report_generated_at``."""
 
 
@@ -33,6 +34,9 @@ def summary(report: Report) -> dict[str, Any]:
         "by_verdict": dict(sorted(by_verdict.items())),
         "insufficient_evidence": by_verdict.get(str(Verdict.INSUFFICIENT_EVIDENCE), 0),
         "accounts_not_fully_read": incomplete,
+        "accounts_not_scanned": [
+            a.account_id for a in report.accounts if a.scan_status == "not-scanned"
+        ],
         "assessed": report.assessed,
     }
 
