@@ -55,8 +55,8 @@ ACCOUNTS_DIR = "accounts/"
 MEMBERS_FILE = "members.json"
 PROGRESS_FORMAT = "dormant-org-scan"
 NOT_SCANNED_SOURCE = "assume-role"
-"""The source an account that was never reached holds (as ``org.collect_member`` records an
-AssumeRole failure), so the judge reports it as not scanned."""
+"""The source an account that was never reached holds (``org.ASSUME_ROLE``, as
+``org.collect_member`` records an AssumeRole failure), so the judge reports it as not scanned."""
 LISTED_IN_NOTICE = 20
 """Accounts named in the partial-run line; the result and the report name them all."""
 
@@ -161,25 +161,20 @@ def not_scanned(member: MemberAccount, reason: str, code: str, now: str) -> Acco
         errors=[SourceError("AssumeRole", code, reason, member.account_id)],
         operations={"AssumeRole": {"calls": 0, "errors": 1, "status": "failed"}},
     )
-    evidence = AccountEvidence(
+    return AccountEvidence(
         account_id=member.account_id,
         account_name=member.name,
         collected_at=now,
         sources={NOT_SCANNED_SOURCE: result},
+        ou_path=member.ou_path,
     )
-    if hasattr(evidence, "ou_path"):
-        evidence.ou_path = member.ou_path
-    return evidence
 
 
 def scan_status(evidence: AccountEvidence) -> str:
-    """``complete``, ``incomplete`` or ``not-scanned``, from the sources' statuses."""
-    statuses = {str(s.status) for s in evidence.sources.values()}
-    if set(evidence.sources) == {NOT_SCANNED_SOURCE}:
-        return "not-scanned"
-    if statuses <= {"read", "skipped"}:
-        return "complete"
-    return "incomplete"
+    """``complete``, ``incomplete`` or ``not-scanned``, as the judge will say."""
+    from ..judge import scan_status as judged
+
+    return judged(evidence)[0]
 
 
 def cut_short(evidence: AccountEvidence) -> bool:
