@@ -517,3 +517,79 @@ def test_fan_out_mode_deploys_then_turns_off(emulator, tmp_path):
         "Environment"
     ]["Variables"]
     assert main_env["ORG"] == "false"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_deployed_state_machine_scans_the_organization(emulator, now, monkeypatch, tmp_path):
+    """The stack's own state machine, executed by moto's States Language interpreter: the
+    list step, the Distributed Map reading the member list from S3 and invoking the account
+    step once per account (dormant's handlers run in-process with the functions' environment
+    from the template), its results written to S3, and the report step's reports and
+    notification."""
+    import time
+    import zipfile
+
+    from dormant.demo import moto_cloudformation, moto_stepfunctions
+    from dormant.demo.organization import Member, seed_organization
+    from dormant.demo.seed import Account, Key, User
+    from dormant.demo.server import DEFAULT_ACCOUNT
+
+    moto_cloudformation.install()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    org = seed_organization(
+        emulator,
+        [
+            Member("prod", Account(users=[User("ci", age=500, keys=[Key(age=500, used=200)])])),
+            Member("dev", Account(users=[User("old", age=400, keys=[Key(age=400, used=300)])])),
+        ],
+        now,
+        role_name="dormant-readonly",
+        role_policy=json.loads(READONLY.read_text()),
+    )
+    emulator.client("s3").create_bucket(Bucket="dormant-code-test")
+    code = tmp_path / "dormant-lambda.zip"
+    with zipfile.ZipFile(code, "w") as zf:
+        zf.writestr("dormant/__init__.py", "")
+
+    with moto_stepfunctions.executing(emulator.endpoint_url):
+        deployed = _deploy(emulator, code, "OrgMode=fan-out", "OrgMaxConcurrency=2")
+        assert deployed.exit_code == 0, deployed.output
+        stack = emulator.client("cloudformation").describe_stacks(StackName="dormant-org")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+        sqs = emulator.client("sqs")
+        queue = sqs.create_queue(QueueName="mail")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        emulator.client("sns").subscribe(
+            TopicArn=outputs["TopicArn"],
+            Protocol="sqs",
+            Endpoint=queue_arn["Attributes"]["QueueArn"],
+        )
+
+        sfn = emulator.client("stepfunctions")
+        execution = sfn.start_execution(stateMachineArn=outputs["OrgStateMachineArn"], input="{}")
+        for _ in range(3000):  # a guard against a hang, not a time limit on the scan
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.2)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    result = json.loads(described["output"])
+    everyone = sorted([DEFAULT_ACCOUNT, *org.accounts.values()])
+    assert result["status"] == "ok"
+    assert result["org"]["mode"] == "fan-out" and result["org"]["scanned"] == everyone
+
+    s3 = emulator.client("s3")
+    bucket = outputs["ReportBucketName"]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    prefix = result["report"]["prefix"]
+    assert {f"{prefix}accounts/{a}.zip" for a in everyone} <= keys
+    assert f"{prefix}members.json" in keys and f"{prefix}report.json" in keys
+    assert any(k.startswith("dormant/map-runs/") for k in keys), "the Map's ResultWriter"
+    report = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}report.json")["Body"].read())
+    found = {(f["account_id"], f["type"], f["principal_name"]) for f in report["findings"]}
+    assert {
+        (org.id("prod"), "UnusedIAMUserAccessKey", "ci"),
+        (org.id("dev"), "UnusedIAMUserAccessKey", "old"),
+    } <= found
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert "in 3 accounts" in json.loads(message["Body"])["Subject"]

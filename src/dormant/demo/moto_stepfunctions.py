@@ -61,7 +61,9 @@ def _run_handler(function: Any, body: Any, response_headers: Any) -> bytes:
     module_name, _, name = str(function.handler).rpartition(".")
     handler = getattr(importlib.import_module(module_name), name)
     event = json.loads(body) if body else {}
-    env = {**os.environ, **(function.environment_vars or {}), "AWS_REGION": function.region}
+    # Lambda's environment holds strings (moto's CloudFormation keeps a Number parameter's int).
+    variables = {k: str(v) for k, v in (function.environment_vars or {}).items()}
+    env = {**os.environ, **variables, "AWS_REGION": function.region}
     try:
         result = handler(event, _Context(function), env=env)
     except Exception as exc:  # noqa: BLE001 - Lambda reports every exception as the payload
