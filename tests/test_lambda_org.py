@@ -391,3 +391,42 @@ def test_a_single_account_setup_is_unchanged(emulator, now, monkeypatch):
     result = s.run(now)
     assert "org" not in result
     assert not any("accounts/" in k or k.endswith("org-scan.json") for k in s.objects())
+
+
+def _org_policy() -> dict[str, Any]:
+    """The function's organization policy (FunctionOrgPolicy), as IAM holds it."""
+    from lambda_support import _resolve, load_template
+
+    doc = load_template()["Resources"]["FunctionOrgPolicy"]["Properties"]["PolicyDocument"]
+    return _resolve(doc, {"AWS::Partition": "aws", "OrgRoleName": ROLE}, {})
+
+
+@pytest.mark.parametrize("drop", [(), ("AssumeMemberReadOnlyRole",)])
+def test_the_template_role_and_the_member_role_are_enough(emulator, now, monkeypatch, drop):
+    """Under enforcement, as a principal holding exactly the template's policies (the org one
+    included) scanning members whose role holds exactly the read-only policy: every account is
+    read in full. Without the AssumeRole statement, no member is reached."""
+    from lambda_support import create_function_user, role_policies
+
+    s, org = org_setup(emulator, now, monkeypatch)
+    policies = role_policies(topic_arn=s.topic_arn, policy_s3_uri="", security_hub=False)
+    policies["DormantOrgScan"] = _org_policy()
+    creds = create_function_user(emulator, policies, drop)
+    for k, v in creds.items():
+        monkeypatch.setenv(k, v)
+    emulator.set_auth(0)
+    try:
+        result = s.run(now)
+    finally:
+        emulator.set_auth(None)
+    members = sorted(org.accounts.values())
+    if not drop:
+        assert result["status"] == "ok", result["coverage_gaps"]
+        assert result["coverage_gaps"] == []
+        assert result["org"]["unreachable"] == [] and result["org"]["incomplete"] == []
+    else:
+        assert result["org"]["unreachable"] == members
+        assert all(
+            any(g.startswith(f"{a}/assume-role: denied") for g in result["coverage_gaps"])
+            for a in members
+        )
