@@ -524,6 +524,9 @@ def collect_organization(
             interrupted = True
             cancel.set()
             wait(pending)
+        except BaseException:
+            cancel.set()  # the accounts in flight stop at once; they are not saved
+            raise
         finally:
             cancel_was_set = cancel.is_set()
     partial = Snapshot(
