@@ -204,6 +204,37 @@ def saved_accounts(s3: Any, bucket: str, prefixes: Iterable[str]) -> dict[str, s
     return out
 
 
+READ_BACK_CONCURRENCY = 8
+"""Saved accounts read from S3 at once."""
+
+
+def read_back(
+    s3: Any, layout: store.Layout, keys: Mapping[str, str]
+) -> tuple[dict[str, AccountEvidence], list[str]]:
+    """The saved evidence of each account (by account id), and why any could not be read."""
+    out: dict[str, AccountEvidence] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def one(item: tuple[str, str]) -> None:
+        account, key = item
+        try:
+            got = store.get(s3, layout.bucket, key)
+            if got is None:
+                raise store.StoreError(f"{layout.uri(key)}: gone", "NoSuchKey")
+            evidence = evidence_from_zip(got[0], layout.uri(key), account)
+        except (store.StoreError, SnapshotError) as exc:
+            with lock:
+                errors.append(str(exc))
+            return
+        with lock:
+            out[account] = evidence
+
+    with ThreadPoolExecutor(max_workers=READ_BACK_CONCURRENCY) as pool:
+        list(pool.map(one, sorted(keys.items())))
+    return out, sorted(errors)
+
+
 def _names(members: list[MemberAccount]) -> str:
     shown = ", ".join(describe(m) for m in members[:LISTED_IN_NOTICE])
     more = len(members) - LISTED_IN_NOTICE
@@ -342,7 +373,7 @@ def collect_in_one_run(
     log: Log,
 ) -> OrgCollected:
     """Every member account in this invocation, resuming the unfinished scan."""
-    from ..org import collect_member
+    from ..org import access_note, collect_member
 
     problems: list[str] = []
     members = list_members(session, settings)
@@ -358,16 +389,10 @@ def collect_in_one_run(
             saved = {}
             problems.append(f"{exc}: scanning every account again")
         wanted = {m.account_id for m in members}
-        for account, key in sorted(saved.items()):
-            if account not in wanted:
-                continue
-            try:
-                got = store.get(s3, layout.bucket, key)
-                if got is None:
-                    continue
-                done[account] = evidence_from_zip(got[0], layout.uri(key), account)
-            except (store.StoreError, SnapshotError) as exc:
-                log.warning("org.saved_account_unreadable", f"{exc}: scanning it again")
+        got, unreadable = read_back(s3, layout, {a: k for a, k in saved.items() if a in wanted})
+        done.update(got)
+        for message in unreadable:
+            log.warning("org.saved_account_unreadable", f"{message}: scanning it again")
         log.info(
             "org.resumed",
             f"{len(done)} accounts read back from the earlier runs of this scan",
@@ -428,6 +453,7 @@ def collect_in_one_run(
         evidence[m.account_id] = not_scanned(m, reason, "TimeBudgetExhausted", now)
     notes = [
         *getattr(members, "notes", ()),
+        access_note(osettings, caller, members),
         f"organization scan of {len(members)} accounts, started {progress.started_at}",
     ]
     if done:
@@ -569,21 +595,10 @@ def assemble(
     if not isinstance(listed, list):
         raise OrgRunError(f"{layout.uri(key)}: expected a list of member accounts")
     members = [member_from_json(m, f"{layout.uri(key)}[{i}]") for i, m in enumerate(listed)]
-    problems: list[str] = []
     saved = saved_accounts(s3, layout.bucket, [run["run_prefix"]])
-    evidence: dict[str, AccountEvidence] = {}
-    missing: list[MemberAccount] = []
-    for m in members:
-        where = saved.get(m.account_id)
-        body = store.get(s3, layout.bucket, where) if where else None
-        if body is None:
-            missing.append(m)
-            continue
-        try:
-            evidence[m.account_id] = evidence_from_zip(body[0], layout.uri(where), m.account_id)
-        except SnapshotError as exc:
-            problems.append(str(exc))
-            missing.append(m)
+    wanted = {m.account_id for m in members}
+    evidence, problems = read_back(s3, layout, {a: k for a, k in saved.items() if a in wanted})
+    missing = [m for m in members if m.account_id not in evidence]
     map_error = event.get("map_error")
     stopped = ""
     if isinstance(map_error, Mapping):
