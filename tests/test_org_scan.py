@@ -400,6 +400,8 @@ def test_resume_through_the_cli_after_ctrl_c(emulator, now, tmp_path: Path):
     command = shlex.split(line.split("to continue, run:", 1)[1])
     assert command[0] == "dormant" and command[-2:] == ["--resume", str(ckpt)]
     assert not out.exists()
+    looked = run_cli("analyze", str(ckpt), check_codes=(2,))
+    assert "the checkpoint of an interrupted organization scan" in looked.stderr
     saved = {
         p.relative_to(ckpt).as_posix(): p.read_bytes()
         for p in (ckpt / "accounts").rglob("*.json")

@@ -175,3 +175,83 @@ def test_each_organizations_action_is_needed(emulator, now, action, effect):
             list_member_accounts(session)
         assert effect in str(exc.value)
         assert "deploy/org-scanner-policy.json" in str(exc.value)
+
+
+def test_role_chaining_from_a_profile(emulator, now, tmp_path):
+    """The base session comes from a profile that itself assumes a role (role_arn with
+    source_profile): only that role may read the organization and assume the member roles."""
+    org = seed_organization(
+        emulator, [Member("payments", labelled("payments"), ou="Prod")], now, role_policy=READONLY
+    )
+    iam = emulator.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                # (moto evaluates a trust policy naming the account's root as trusting no one:
+                # name the user, as a trust policy for one CI identity would.)
+                "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT}:user/ci-bot"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="dormant-org-scanner", AssumeRolePolicyDocument=json.dumps(trust))
+    for name, doc in (("org-scanner", ORG_SCANNER), ("readonly", READONLY)):
+        iam.put_role_policy(
+            RoleName="dormant-org-scanner", PolicyName=name, PolicyDocument=json.dumps(doc)
+        )
+    iam.create_user(UserName="ci-bot")  # may do nothing but assume the scanner role
+    only_assume = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/dormant-org-scanner",
+            }
+        ],
+    }
+    iam.put_user_policy(
+        UserName="ci-bot", PolicyName="assume", PolicyDocument=json.dumps(only_assume)
+    )
+    key = iam.create_access_key(UserName="ci-bot")["AccessKey"]
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile ci]\n"
+        f"aws_access_key_id = {key['AccessKeyId']}\n"
+        f"aws_secret_access_key = {key['SecretAccessKey']}\n"
+        "[profile org-scan]\n"
+        f"role_arn = arn:aws:iam::{DEFAULT_ACCOUNT}:role/dormant-org-scanner\n"
+        "source_profile = ci\n"
+        "region = us-east-1\n"
+    )
+    emulator.set_auth(0)
+    saved = os.environ["AWS_CONFIG_FILE"]
+    os.environ["AWS_CONFIG_FILE"] = str(config)
+    try:
+        run_cli(
+            "collect",
+            "--org",
+            "--profile",
+            "org-scan",
+            "--no-access-advisor",
+            "--out",
+            str(tmp_path / "snap"),
+            endpoint=emulator.endpoint_url,
+            check_codes=(0,),
+        )
+    finally:
+        os.environ["AWS_CONFIG_FILE"] = saved
+    from dormant import snapshot as snapshot_mod
+    from dormant.judge import scan_status
+
+    bundle = snapshot_mod.read(tmp_path / "snap")
+    arns = {a.account_id: a.scanner_arn for a in bundle.accounts}
+    assert arns[DEFAULT_ACCOUNT].startswith(
+        f"arn:aws:sts::{DEFAULT_ACCOUNT}:assumed-role/dormant-org-scanner/"
+    )
+    assert arns[org.id("payments")] == (
+        f"arn:aws:sts::{org.id('payments')}:assumed-role/OrganizationAccountAccessRole/dormant"
+    )
+    assert [scan_status(a)[0] for a in bundle.accounts] == ["complete", "complete"]

@@ -297,7 +297,9 @@ def _unreachable(
 
 
 def role_arn(session: AccountSession, account_id: str, role_name: str) -> str:
-    partition = session.session.get_partition_for_region(session.region) or "aws"
+    """The role's ARN in the session's partition (aws, aws-us-gov, aws-cn)."""
+    with session._lock:  # noqa: SLF001 - boto3 sessions are not thread-safe; accounts run in threads
+        partition = session.session.get_partition_for_region(session.region) or "aws"
     return f"arn:{partition}:iam::{account_id}:role/{role_name}"
 
 
