@@ -430,3 +430,39 @@ def test_the_template_role_and_the_member_role_are_enough(emulator, now, monkeyp
             any(g.startswith(f"{a}/assume-role: denied") for g in result["coverage_gaps"])
             for a in members
         )
+
+
+def test_a_damaged_saved_account_is_scanned_again(emulator, now, monkeypatch):
+    """An unfinished scan whose saved account does not verify: read back is refused, the
+    account is scanned again, and the log says why."""
+    s, org = org_setup(emulator, now, monkeypatch)
+    everyone = sorted([DEFAULT_ACCOUNT, *org.accounts.values()])
+    earlier = "dormant/2026/01/01/20260101T060000Z-earlier0/"
+    progress = {
+        "format": "dormant-org-scan",
+        "version": 1,
+        "started_at": (now - dt.timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
+        "complete": False,
+        "runs": [{"run_id": "20260101T060000Z-earlier0", "prefix": earlier}],
+    }
+    s3 = emulator.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="dormant/org-scan.json", Body=json.dumps(progress).encode())
+    s3.put_object(Bucket=BUCKET, Key=f"{earlier}accounts/{everyone[0]}.zip", Body=b"PK-damaged")
+    result = s.run(now)
+    assert result["status"] == "ok"
+    assert result["org"]["resumed_from"] == ["20260101T060000Z-earlier0"]
+    assert result["org"]["read_back"] == [] and result["org"]["scanned"] == everyone
+    [warning] = [ln for ln in s.logs[-1] if ln["event"] == "org.saved_account_unreadable"]
+    assert f"{everyone[0]}.zip" in warning["message"] and "scanning it again" in warning["message"]
+
+
+def test_an_unreadable_progress_file_starts_a_new_scan_and_says_so(emulator, now, monkeypatch):
+    s, _ = org_setup(emulator, now, monkeypatch)
+    emulator.client("s3").put_object(Bucket=BUCKET, Key="dormant/org-scan.json", Body=b"{oops")
+    result = s.run(now)
+    assert result["status"] == "ok" and result["org"]["resumed_from"] == []
+    [msg] = s.messages()
+    assert "Problems in this run:" in msg["Message"]
+    assert "org-scan.json: unreadable" in msg["Message"]
+    progress = json.loads(s.objects()["dormant/org-scan.json"])
+    assert progress["complete"] is True
