@@ -161,6 +161,12 @@ def test_org_mode_is_off_by_default_and_conditions_everything_it_adds():
     assert single["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
     assert fan_out["Arn"] == {"Ref": "OrgStateMachine"}
     assert fan_out["RoleArn"] == {"Fn::GetAtt": ["OrgScheduleRole", "Arn"]}
+    # The stack refuses automatic deactivation with an organization scan, as the function does.
+    rule = t["Rules"]["NoAutoDeactivationInOrgMode"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrgMode"}, "off"]}]}
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Equals": [{"Ref": "AutoDeactivateKeys"}, "false"]
+    }
     env = t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
     assert env["ORG"] == {"Fn::If": ["OrgEnabled", "true", "false"]}
     assert env["ORG_ROLE_NAME"] == {"Ref": "OrgRoleName"}

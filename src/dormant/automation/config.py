@@ -161,6 +161,11 @@ class Settings:
                 raise ConfigError(f"{name}: expected comma-separated {what}, got {bad[0]!r}")
             return tuple(dict.fromkeys(items))
 
+        if flag("ORG") and flag("AUTO_DEACTIVATE_KEYS"):
+            raise ConfigError(
+                "AUTO_DEACTIVATE_KEYS with ORG=true: automatic deactivation acts only in the "
+                "function's own account, and the member accounts' role is read-only; turn one off"
+            )
         role_name = get("ORG_ROLE_NAME") or "OrganizationAccountAccessRole"
         if not ROLE_NAME.match(role_name):
             raise ConfigError(f"ORG_ROLE_NAME: expected an IAM role name, got {role_name!r}")

@@ -29,7 +29,6 @@ from typing import Any
 
 from .. import pipeline
 from ..collect import identify
-from ..errors import InputError
 from ..policy import Policy, parse_policy
 from ..sinks.notify import SinkOutcome
 from ..snapshot import Snapshot
@@ -232,11 +231,6 @@ def run(
 
     ``collector`` replaces the collection step (the organization fan-out's report step), and
     ``run_id`` and ``started`` continue a run that an earlier step began."""
-    if settings.org and settings.auto_deactivate_keys:
-        raise InputError(
-            "AUTO_DEACTIVATE_KEYS with ORG=true: automatic deactivation acts only in the "
-            "function's own account, and the member accounts' role is read-only; turn one off"
-        )
     start = started or clock()
     run_id = run_id or new_run_id(start, request_id)
     log.bind(run_id=run_id)
