@@ -55,6 +55,9 @@ sys.path[:0] = [sys.argv[1], sys.argv[2]]
 for absent in ("moto", "dormant.demo", "pytest"):
     assert importlib.util.find_spec(absent) is None, absent
 from dormant.aws_lambda import handler
+# The organization scan's steps (the fan-out's handlers) import from the zip alone too.
+from dormant.aws_lambda import org_account_handler, org_list_handler, org_report_handler
+import dormant.automation.orgscan, dormant.org
 
 class Context:
     function_name = "dormant"

@@ -22,7 +22,6 @@ from lambda_support import (
 
 from dormant import snapshot as snapshot_mod
 from dormant.automation.config import ConfigError
-from dormant.automation.run import NotSupportedError
 from dormant.errors import InputError
 from dormant.sinks.formats import FORMATS
 
@@ -307,13 +306,6 @@ def test_policy_file_from_s3_and_thresholds(emulator, now, monkeypatch):
     with pytest.raises(InputError, match="ssm:/dormant/policy: thresholds: default: expected"):
         s.run(now, POLICY_SSM_PARAMETER="/dormant/policy")
     assert s.logs[-1][-1]["event"] == "run.failed"
-
-
-def test_org_scan_is_refused_clearly_until_it_exists(emulator, now, monkeypatch):
-    s = setup(emulator, now, monkeypatch)
-    with pytest.raises(NotSupportedError, match="ORG=true: scanning every account"):
-        s.run(now, ORG="true")
-    assert s.logs[-1][-1]["level"] == "ERROR"
 
 
 @pytest.mark.parametrize(

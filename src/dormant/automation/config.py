@@ -8,12 +8,18 @@ SSM SecureString whose *name* is configured here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import InputError
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32}|[^/,]+(/[^/,]+)*)$")
+"""An OU or root id, or a path from the root's name (``Root/Prod``)."""
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 VARIABLES = {
     "REPORT_BUCKET": "S3 bucket for the evidence bundle, the reports and state.json (required)",
@@ -30,7 +36,18 @@ VARIABLES = {
     "CIS": "'true' for the CIS preset (as --cis)",
     "POLICY_S3_URI": "s3://bucket/key of a policy file (as --policy)",
     "POLICY_SSM_PARAMETER": "or: SSM parameter name holding the policy file",
-    "ORG": "'true' to scan every account of the organization (not supported yet)",
+    "ORG": "'true' to scan every account of the organization (from the management account or a "
+    "delegated administrator; default false)",
+    "ORG_ROLE_NAME": "the role assumed in each member account (default "
+    "OrganizationAccountAccessRole; deploy/member-role.yaml creates dormant-readonly)",
+    "ORG_EXTERNAL_ID": "external id passed when assuming that role (optional)",
+    "ORG_ACCOUNTS": "scan only these account ids (comma-separated)",
+    "ORG_EXCLUDE_ACCOUNTS": "never scan these account ids (comma-separated)",
+    "ORG_OUS": "scan only the accounts under these OUs or roots, recursively: comma-separated "
+    "ids (ou-..., r-...) or paths (Root/Prod)",
+    "ORG_ACCOUNT_CONCURRENCY": "accounts scanned at once in one run (default 8)",
+    "ORG_RESUME_HOURS": "a run that ran out of time is resumed by the next run if it started "
+    "less than this many hours before (default 48; 0: always start over)",
     "TIME_RESERVE_SECONDS": "stop collecting when this much time is left (default 60)",
     "MAX_LISTED": "findings listed per section of a notification (default 20)",
     "CONCURRENCY": "API calls in flight while collecting (default 8)",
@@ -69,6 +86,14 @@ class Settings:
     policy_s3_uri: str | None = None
     policy_ssm_parameter: str | None = None
     org: bool = False
+    org_role_name: str = "OrganizationAccountAccessRole"
+    org_external_id: str | None = None
+    org_accounts: tuple[str, ...] = ()
+    org_exclude_accounts: tuple[str, ...] = ()
+    org_ous: tuple[str, ...] = ()
+    org_account_concurrency: int = 8
+    org_resume_hours: int = 48
+    """A run that ran out of time is resumed by the next one within this many hours."""
     time_reserve_seconds: float = 60.0
     max_listed: int = 20
     concurrency: int = 8
@@ -128,6 +153,28 @@ class Settings:
         if topic and not topic.startswith("arn:"):
             raise ConfigError(f"SNS_TOPIC_ARN: expected an SNS topic ARN, got {topic!r}")
         threshold = number("THRESHOLD_DAYS", 0, 0, 100_000) or None
+
+        def ids(name: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+            items = tuple(x.strip() for x in (get(name) or "").split(",") if x.strip())
+            bad = [x for x in items if not pattern.match(x)]
+            if bad:
+                raise ConfigError(f"{name}: expected comma-separated {what}, got {bad[0]!r}")
+            return tuple(dict.fromkeys(items))
+
+        if flag("ORG") and flag("AUTO_DEACTIVATE_KEYS"):
+            raise ConfigError(
+                "AUTO_DEACTIVATE_KEYS with ORG=true: automatic deactivation acts only in the "
+                "function's own account, and the member accounts' role is read-only; turn one off"
+            )
+        role_name = get("ORG_ROLE_NAME") or "OrganizationAccountAccessRole"
+        if not ROLE_NAME.match(role_name):
+            raise ConfigError(f"ORG_ROLE_NAME: expected an IAM role name, got {role_name!r}")
+        external_id = get("ORG_EXTERNAL_ID")
+        if external_id and not EXTERNAL_ID.match(external_id):
+            # The value is not echoed: it is a shared secret for some.
+            raise ConfigError(
+                "ORG_EXTERNAL_ID: expected 2 to 1224 letters, digits or +=,.@:/-_ characters"
+            )
         return cls(
             bucket=bucket,
             prefix=env.get("REPORT_PREFIX", "dormant").strip().strip("/"),
@@ -144,6 +191,13 @@ class Settings:
             policy_s3_uri=uri,
             policy_ssm_parameter=get("POLICY_SSM_PARAMETER"),
             org=flag("ORG"),
+            org_role_name=role_name,
+            org_external_id=external_id,
+            org_accounts=ids("ORG_ACCOUNTS", ACCOUNT_ID, "12-digit account ids"),
+            org_exclude_accounts=ids("ORG_EXCLUDE_ACCOUNTS", ACCOUNT_ID, "12-digit account ids"),
+            org_ous=ids("ORG_OUS", OU, "OU or root ids (ou-..., r-...) or paths (Root/Prod)"),
+            org_account_concurrency=number("ORG_ACCOUNT_CONCURRENCY", 8, 1, 64),
+            org_resume_hours=number("ORG_RESUME_HOURS", 48, 0, 24 * 30),
             time_reserve_seconds=float(number("TIME_RESERVE_SECONDS", 60, 5, 900)),
             max_listed=number("MAX_LISTED", 20, 1, 500),
             concurrency=number("CONCURRENCY", 8, 1, 64),

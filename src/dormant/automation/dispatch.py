@@ -173,17 +173,21 @@ def dispatch(
         )
     if settings.security_hub:
         target = Target(info.partition, info.region, info.account_id)
+        own, others = own_account_findings(report, info.account_id)
         out["securityhub"] = guarded(
             "securityhub",
-            lambda: securityhub.sync(
-                sinks.client("securityhub"),
-                target,
-                report.findings,
-                first_seen={**first_seen, **{f.id: now for f in changes.new}},
-                now=now,
-                resolve=not partial,
-                run_id=info.run_id,
-                report_url=notice.report_url,
+            lambda: _limited(
+                securityhub.sync(
+                    sinks.client("securityhub"),
+                    target,
+                    own,
+                    first_seen={**first_seen, **{f.id: now for f in changes.new}},
+                    now=now,
+                    resolve=not partial,
+                    run_id=info.run_id,
+                    report_url=notice.report_url,
+                ),
+                others,
             ),
         )
     if settings.eventbridge:
@@ -198,6 +202,42 @@ def dispatch(
             ),
         )
     return out
+
+
+def own_account_findings(report: Report, account_id: str) -> tuple[tuple, dict[str, int]]:
+    """The findings of the function's own account, and how many each other account has.
+
+    Security Hub takes a finding imported under an account's own product (``product/<account>/
+    default``) only from that account: BatchImportFindings requires the finding's
+    ``AwsAccountId`` to be the caller's, administrator account or not; only an allow-listed
+    partner integration may import for other accounts. So an organization scan imports the
+    findings of the account the function runs in, and the others stay in the reports (and the
+    EventBridge events, which a member account's own automation can import)."""
+    own = tuple(f for f in report.findings if f.account_id == account_id)
+    others: dict[str, int] = {}
+    for f in report.findings:
+        if f.account_id != account_id:
+            others[f.account_id] = others.get(f.account_id, 0) + 1
+    return own, others
+
+
+def _limited(outcome: SinkOutcome, others: dict[str, int]) -> SinkOutcome:
+    """The Security Hub outcome, saying which accounts' findings were not imported."""
+    if not others:
+        return outcome
+    count = sum(others.values())
+    detail = (
+        f"{outcome.detail}; {count} findings of {len(others)} other accounts not imported "
+        "(Security Hub accepts an account's own findings only from that account; they are in "
+        "the report)"
+    )
+    return SinkOutcome(
+        outcome.sink,
+        outcome.status,
+        detail,
+        outcome.error,
+        {**outcome.counts, "not_imported": count, "other_accounts": len(others)},
+    )
 
 
 def delivered(outcomes: dict[str, SinkOutcome]) -> bool:

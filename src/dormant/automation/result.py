@@ -27,11 +27,14 @@ def summarize(
     partial: str | None,
     snapshot_digest: str | None,
     remediation: dict[str, Any] | None = None,
+    org: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The run's result, JSON-able: ``status`` is ``ok``, ``degraded`` (a sink failed) or
-    ``partial`` (collection stopped early)."""
+    ``partial`` (collection stopped early). An organization scan adds ``org``: how many
+    accounts, which were scanned and which were not."""
     failed = sorted(n for n, o in outcomes.items() if o.failed)
     s = summary(report)
+    extra = {"org": org} if org is not None else {}
     return {
         "run_id": info.run_id,
         "account_id": info.account_id,
@@ -66,6 +69,7 @@ def summarize(
             "url": info.layout.uri(report_key) if report_key else None,
             "keys": dict(keys),
         },
+        **extra,
     }
 
 

@@ -8,6 +8,9 @@ Order, and what a failure at each step does:
 2. Read the previous state: if it cannot be read, every finding counts as new, the run says so,
    and the state is not overwritten.
 3. Collect under the time budget (a partial run if it runs out), write the bundle, judge.
+   With ``ORG=true`` every member account (``automation.orgscan``: each finished account is
+   saved as it completes, and the next run resumes an unfinished scan); the fan-out's report
+   step passes a ``collector`` that reads back what the account steps saved.
 4. Save the bundle and every report format to S3; compare with the previous state.
 5. Sinks, each on its own: SNS and Slack (only when something is new, due a reminder, on the
    digest day, or the run is partial), Security Hub, EventBridge. One failing never stops the
@@ -21,11 +24,11 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import pipeline
 from ..collect import identify
-from ..errors import DormantError
 from ..policy import Policy, parse_policy
 from ..sinks.notify import SinkOutcome
 from ..snapshot import Snapshot
@@ -40,8 +43,33 @@ from .result import log_run, summarize
 from .state import State, StateError, advance, compare
 
 
-class NotSupportedError(DormantError):
-    """A setting asks for something this version cannot do yet."""
+@dataclass
+class Collected:
+    """What the collection step gives the rest of the run."""
+
+    snapshot: Snapshot
+    partial: str | None = None
+    """Why the run is partial; None when everything was collected."""
+    problems: list[str] = field(default_factory=list)
+    org: dict[str, Any] | None = None
+    """The organization scan's accounts (the result's ``org`` block)."""
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    """What a collector is given."""
+
+    session: AccountSession
+    settings: Settings
+    identity: dict[str, Any]
+    info: RunInfo
+    s3: Any
+    clock: Callable[[], dt.datetime]
+    remaining_ms: Callable[[], int]
+    log: Log
+
+
+Collector = Callable[[CollectRequest], Collected]
 
 
 def new_run_id(start: dt.datetime, request_id: str | None) -> str:
@@ -75,16 +103,7 @@ def collect(
     clock: Callable[[], dt.datetime],
     remaining_ms: Callable[[], int],
 ) -> tuple[Snapshot, str | None]:
-    """The snapshot, and why it is partial (None when complete).
-
-    The organization scan plugs in here: with ``ORG=true`` it will collect every member account
-    (``sources.aws.assume_role_session``) into one snapshot; until then it is refused.
-    """
-    if settings.org:
-        raise NotSupportedError(
-            "ORG=true: scanning every account of an organization is not supported yet; "
-            "unset ORG to scan this function's own account"
-        )
+    """The snapshot of the function's own account, and why it is partial (None when complete)."""
     with Watchdog(remaining_ms, settings.time_reserve_seconds) as dog:
         snap = pipeline.collect_snapshot(
             session,
@@ -98,6 +117,30 @@ def collect(
         snap.notes.append(f"partial run: {partial}")
         snap.digest = None
     return snap, partial
+
+
+def collect_request(req: CollectRequest) -> Collected:
+    """The default collector: the organization (``ORG=true``) or the function's own account."""
+    if req.settings.org:
+        from .orgscan import collect_in_one_run
+
+        got = collect_in_one_run(
+            req.session,
+            req.settings,
+            req.identity,
+            layout=req.info.layout,
+            run_id=req.info.run_id,
+            run_prefix=req.info.run_prefix,
+            s3=req.s3,
+            clock=req.clock,
+            remaining_ms=req.remaining_ms,
+            log=req.log,
+        )
+        return Collected(got.snapshot, got.partial, got.problems, got.summary)
+    snap, partial = collect(
+        req.session, req.settings, req.identity, clock=req.clock, remaining_ms=req.remaining_ms
+    )
+    return Collected(snap, partial)
 
 
 def _read_state(
@@ -180,10 +223,16 @@ def run(
     request_id: str | None,
     log: Log,
     force_digest: bool = False,
+    collector: Collector | None = None,
+    run_id: str | None = None,
+    started: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """One scheduled run; returns its result (JSON-able, secrets scrubbed)."""
-    start = clock()
-    run_id = new_run_id(start, request_id)
+    """One scheduled run; returns its result (JSON-able, secrets scrubbed).
+
+    ``collector`` replaces the collection step (the organization fan-out's report step), and
+    ``run_id`` and ``started`` continue a run that an earlier step began."""
+    start = started or clock()
+    run_id = run_id or new_run_id(start, request_id)
     log.bind(run_id=run_id)
     identity = identify(session)
     account_id = identity["Account"]
@@ -205,7 +254,11 @@ def run(
     if state_error:
         problems.append(f"previous state not read, so every finding counts as new: {state_error}")
 
-    snap, partial = collect(session, settings, identity, clock=clock, remaining_ms=remaining_ms)
+    collected = (collector or collect_request)(
+        CollectRequest(session, settings, identity, info, s3, clock, remaining_ms, log)
+    )
+    snap, partial = collected.snapshot, collected.partial
+    problems += collected.problems
     if partial:
         log.warning("run.partial", partial)
     evidence = artifacts.evidence_zip(snap)
@@ -291,6 +344,7 @@ def run(
             partial=partial,
             snapshot_digest=snap.digest,
             remediation=remediation.to_json() if remediation else None,
+            org=collected.org,
         )
     )
     if saved.outcome.status != "failed":
