@@ -43,6 +43,7 @@ in every member no higher than the single-account scan's, every account fully re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -53,6 +54,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,7 +230,9 @@ class Wire:
     _gate: threading.Lock = field(default_factory=threading.Lock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def install(self) -> None:
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Wire]:
+        """Wrap botocore's send for the block's duration."""
         from botocore.endpoint import Endpoint
 
         original = Endpoint._send
@@ -253,6 +257,10 @@ class Wire:
                     gate.release()
 
         Endpoint._send = _send  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            Endpoint._send = original  # type: ignore[method-assign]
 
     def start(self, serial: bool) -> int:
         with self._lock:
@@ -525,12 +533,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from dormant.demo import faults, server
 
-    WIRE.install()
     emu = server.start()
     try:
         org = populate(emu, args.accounts, args.users, args.roles)
         faults.set_latency(args.latency)
-        figures = measure(emu, org, sequential_accounts=args.sequential_accounts)
+        with WIRE.installed():
+            figures = measure(emu, org, sequential_accounts=args.sequential_accounts)
     finally:
         emu.stop()
     figures.update(
