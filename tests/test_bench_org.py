@@ -9,8 +9,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from dormant.demo import faults
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,13 +23,14 @@ def _bench():
 
 def test_bench_org_compares_like_with_like(emulator):
     bench = _bench()
-    org = bench.populate(emulator, accounts=2, users=3, roles=2)
+    server = bench.InProcess(emulator)
+    org = server.populate(accounts=2, users=3, roles=2)
     # 3 users, 2 roles and the member role in each member.
     assert org.principals == {a: 6 for a in org.accounts}
     # A little latency, so that calls made side by side overlap on the wire.
-    faults.set_latency(0.005)
+    server.set_latency(0.005)
     with bench.WIRE.installed():
-        figures = bench.measure(emulator, org, sequential_accounts=1)
+        figures = bench.measure(server, org, sequential_accounts=1, settings_only_accounts=1)
     single, default, seq = figures["single_account"], figures["default"], figures["sequential"]
 
     assert (single["accounts"], default["accounts"], seq["accounts"]) == (1, 2, 1)
@@ -62,6 +61,9 @@ def test_bench_org_compares_like_with_like(emulator):
     assert seq["account_concurrency"] == 1 and seq["concurrency"] == 1
     assert len(seq["per_account_s"]) == 1
     assert seq["estimated_all_accounts_s"] > 0
+    # The settings alone (1 account at a time, concurrency 1) still overlap calls in an account.
+    assert figures["settings_only"]["peak_requests_in_flight"] > 1
+    assert figures["settings_only"]["calls_per_account"] == single["calls_per_account"]
 
     for run in (single, default, seq):
         assert run["complete_accounts"] == run["accounts"]

@@ -275,40 +275,149 @@ WIRE = Wire()
 # ----------------------------------------------------------------------- measuring
 
 
-def _rss() -> dict[str, float]:
-    """Resident memory of this process now and at its peak (MiB), from /proc."""
+def _proc_rss(pid: int | str = "self") -> dict[str, float]:
+    """Resident memory of a process now (VmRSS) and at its peak (VmHWM), MiB, from /proc."""
     out = {}
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
             if key in ("VmRSS", "VmHWM"):
                 out[key] = round(int(value.split()[0]) / 1024, 1)
     except OSError:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        out = {"VmRSS": round(peak, 1), "VmHWM": round(peak, 1)}
+        if pid == "self":
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            out = {"VmRSS": round(peak, 1), "VmHWM": round(peak, 1)}
     return out
 
 
-def _reset_peak_rss() -> bool:
-    """Start the peak (VmHWM) over from the current RSS (Linux: clear_refs 5)."""
+def _reset_peak_rss(pid: int | str = "self") -> bool:
+    """Start a process's peak (VmHWM) over from its current RSS (Linux: clear_refs 5)."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
         return True
     except OSError:
         return False
 
 
-def _snapshot_calls(org: Org) -> dict[str, Counter]:
+def _proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------- the emulator
+
+
+class InProcess:
+    """The emulator in this process (a ``dormant.demo.server.Emulator``): client and server
+    share one interpreter, and so one GIL."""
+
+    placement = "thread"
+    pid = None
+
+    def __init__(self, emu: Any) -> None:
+        self.emu = emu
+        self.endpoint_url = emu.endpoint_url
+
+    def populate(self, accounts: int, users: int, roles: int) -> Org:
+        return populate(self.emu, accounts, users, roles)
+
+    def set_latency(self, seconds: float) -> None:
+        from dormant.demo import faults
+
+        faults.set_latency(seconds)
+
+    def calls(self, accounts: list[str]) -> dict[str, Counter]:
+        from dormant.demo import faults
+
+        return {a: faults.calls(a) for a in accounts}
+
+    def generates(self) -> Counter:
+        from dormant.demo import moto_access_advisor
+
+        return Counter(moto_access_advisor.stats()["generate_per_arn"])
+
+    def stop(self) -> None:
+        self.emu.stop()
+
+
+def _serve(conn: Any) -> None:
+    """The emulator's process: start it, then answer the parent's requests until "stop"."""
+    from dormant.demo import server
+
+    emu = server.start()
+    local = InProcess(emu)
+    conn.send(emu.endpoint_url)
+    while True:
+        op, *params = conn.recv()
+        try:
+            if op == "stop":
+                emu.stop()
+                conn.send(("ok", None))
+                return
+            answer = getattr(local, op)(*params)
+            conn.send(("ok", answer))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Forked:
+    """The emulator in a child process of its own (forked before anything is seeded), as
+    AWS's servers are not the scanner's: the scanner's process holds only the scanner, and
+    the server's CPU is not taken from the scanner's interpreter."""
+
+    placement = "process"
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc.start()
+        self.pid = self._proc.pid
+        self.endpoint_url = self._conn.recv()
+
+    def _ask(self, op: str, *params: Any) -> Any:
+        self._conn.send((op, *params))
+        status, answer = self._conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"emulator process: {op}: {answer}")
+        return answer
+
+    def populate(self, accounts: int, users: int, roles: int) -> Org:
+        return self._ask("populate", accounts, users, roles)
+
+    def set_latency(self, seconds: float) -> None:
+        self._ask("set_latency", seconds)
+
+    def calls(self, accounts: list[str]) -> dict[str, Counter]:
+        return self._ask("calls", accounts)
+
+    def generates(self) -> Counter:
+        return self._ask("generates")
+
+    def stop(self) -> None:
+        try:
+            self._ask("stop")
+        finally:
+            self._proc.join(10)
+            if self._proc.is_alive():
+                self._proc.kill()
+
+
+def _cpu_since(server: Any, start: float | None) -> float | None:
+    """CPU seconds of the emulator's own process since ``start`` (None when in-process)."""
+    now = _proc_cpu(server.pid) if server.pid else None
+    return round(now - start, 1) if now is not None and start is not None else None
+
+
+def _snapshot_calls(server: Any, org: Org) -> dict[str, Counter]:
     """The server's calls so far, per account (the management account and every member)."""
-    from dormant.demo import faults
-
-    return {a: faults.calls(a) for a in (org.management, *org.accounts)}
-
-
-def _generates() -> Counter:
-    from dormant.demo import moto_access_advisor
-
-    return Counter(moto_access_advisor.stats()["generate_per_arn"])
+    return server.calls([org.management, *org.accounts])
 
 
 def _diff(before: dict[str, Counter], after: dict[str, Counter]) -> dict[str, Counter]:
@@ -331,11 +440,11 @@ def _complete(evidence: Any) -> tuple[bool, int]:
     return ok, sum(r.complete for r in reports.values())
 
 
-def _session(emu: Any):
-    from dormant.demo.server import FAKE_CREDENTIALS
+def _session(server: Any):
     from dormant.sources.aws import build_session
 
-    return build_session(endpoint_url=emu.endpoint_url, credentials=dict(FAKE_CREDENTIALS))
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return build_session(endpoint_url=server.endpoint_url, credentials=creds)
 
 
 def _figures(
@@ -364,51 +473,61 @@ def _figures(
     }
 
 
-def run_single(emu: Any, org: Org, concurrency: int) -> dict[str, Any]:
+def run_single(server: Any, org: Org, concurrency: int) -> dict[str, Any]:
     """``collect_account`` of the first member alone (after one AssumeRole)."""
     from dormant.collect import collect_account
     from dormant.demo.organization import MEMBER_ROLE
     from dormant.sources.aws import assume_role_session
 
     account = org.accounts[0]
-    base = _session(emu)
-    before, generated = _snapshot_calls(org), _generates()
+    base = _session(server)
+    before, generated = _snapshot_calls(server, org), server.generates()
     sent = WIRE.start(serial=False)
-    t0 = time.perf_counter()
+    t0, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+    server_cpu0 = _proc_cpu(server.pid) if server.pid else None
     session = assume_role_session(base, f"arn:aws:iam::{account}:role/{MEMBER_ROLE}", "dormant")
     evidence = collect_account(
         session, clock=lambda: dt.datetime.now(dt.UTC), concurrency=concurrency
     )
     wall = time.perf_counter() - t0
     figures = _figures(
-        _diff(before, _snapshot_calls(org)), org, [account], wall, WIRE.peak, WIRE.sent - sent
+        _diff(before, _snapshot_calls(server, org)),
+        org,
+        [account],
+        wall,
+        WIRE.peak,
+        WIRE.sent - sent,
     )
     ok, reports = _complete(evidence)
     figures.update(
+        cpu_s=round(time.process_time() - cpu0, 1),
+        server_cpu_s=_cpu_since(server, server_cpu0),
+        load_avg=[round(load0, 1), round(os.getloadavg()[0], 1)],
         account=account,
         complete_accounts=int(ok),
         complete_reports=reports,
-        generate_per_principal_max=max((_generates() - generated).values(), default=0),
+        generate_per_principal_max=max((server.generates() - generated).values(), default=0),
     )
     return figures
 
 
 def run_org(
-    emu: Any, org: Org, *, settings: Any, accounts: list[str], serial: bool
+    server: Any, org: Org, *, settings: Any, accounts: list[str], serial: bool
 ) -> dict[str, Any]:
     """List the members (all but the management account) and scan ``accounts`` of them."""
     from dormant.org import ACCOUNTS_TASK, collect_organization, list_member_accounts
 
-    base = _session(emu)
+    base = _session(server)
     finished: list[float] = []
 
     def progress(task: str, advance: int, total: int | None) -> None:
         if task == ACCOUNTS_TASK and advance:
             finished.append(time.perf_counter())
 
-    before, generated = _snapshot_calls(org), _generates()
+    before, generated = _snapshot_calls(server, org), server.generates()
     sent = WIRE.start(serial=serial)
-    t0 = time.perf_counter()
+    t0, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+    server_cpu0 = _proc_cpu(server.pid) if server.pid else None
     try:
         listed = list_member_accounts(base, exclude=[org.management])
         listed_at = time.perf_counter()
@@ -421,19 +540,26 @@ def run_org(
             progress=progress,
         )
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        server_cpu = _cpu_since(server, server_cpu0)
     finally:
         peak, requests = WIRE.peak, WIRE.sent - sent
         WIRE.start(serial=False)
-    figures = _figures(_diff(before, _snapshot_calls(org)), org, accounts, wall, peak, requests)
+    figures = _figures(
+        _diff(before, _snapshot_calls(server, org)), org, accounts, wall, peak, requests
+    )
     states = [_complete(e) for e in snapshot.accounts]
     marks = [listed_at, *finished]
     figures.update(
+        cpu_s=round(cpu, 1),
+        server_cpu_s=server_cpu,
+        load_avg=[round(load0, 1), round(os.getloadavg()[0], 1)],
         listing_s=round(listed_at - t0, 2),
         per_account_s=[round(b - a, 2) for a, b in zip(marks, marks[1:], strict=False)],
         complete_accounts=sum(ok for ok, _ in states),
         complete_reports=sum(n for _, n in states),
         listed_accounts=len(listed),
-        generate_per_principal_max=max((_generates() - generated).values(), default=0),
+        generate_per_principal_max=max((server.generates() - generated).values(), default=0),
         account_concurrency=settings.account_concurrency,
         concurrency=settings.concurrency,
     )
@@ -441,27 +567,44 @@ def run_org(
 
 
 def measure(
-    emu: Any, org: Org, *, sequential_accounts: int, skip_sequential: bool = False
+    server: Any,
+    org: Org,
+    *,
+    sequential_accounts: int,
+    settings_only_accounts: int = 0,
+    skip_sequential: bool = False,
+    overrides: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The three runs over a populated organization, with latency already set."""
+    """The runs over a populated organization, with latency already set. With
+    ``settings_only_accounts``, also that many accounts at ``account_concurrency=1,
+    concurrency=1`` without the one-request-at-a-time wire: what those settings alone do.
+    ``overrides``: OrgSettings fields changed for the "default" run (experiments only)."""
+    import dataclasses
+
     from dormant.org import OrgSettings
 
-    defaults = OrgSettings()
-    single = run_single(emu, org, defaults.concurrency)
-    rss_before = _rss()
+    defaults = dataclasses.replace(OrgSettings(), **(overrides or {}))
+    single = run_single(server, org, defaults.concurrency)
+    memory: dict[str, Any] = {"client_before_default": _proc_rss()}
     peak_reset = _reset_peak_rss()
-    default = run_org(emu, org, settings=defaults, accounts=org.accounts, serial=False)
-    default["rss_mib"] = _rss()
+    if server.pid:
+        memory["server_before_default"] = _proc_rss(server.pid)
+        _reset_peak_rss(server.pid)
+    default = run_org(server, org, settings=defaults, accounts=org.accounts, serial=False)
+    memory["client_after_default"] = _proc_rss()
+    if server.pid:
+        memory["server_after_default"] = _proc_rss(server.pid)
+    memory["peak_reset"] = peak_reset
     out: dict[str, Any] = {
         "single_account": single,
         "default": default,
-        "rss_before_default_mib": rss_before["VmRSS"],
-        "peak_rss_default_mib": default["rss_mib"]["VmHWM"] if peak_reset else None,
+        "memory_mib": memory,
+        "emulator": server.placement,
     }
     if not skip_sequential:
         subset = org.accounts[: max(1, sequential_accounts)]
         seq = run_org(
-            emu,
+            server,
             org,
             settings=OrgSettings(account_concurrency=1, concurrency=1),
             accounts=subset,
@@ -474,7 +617,15 @@ def measure(
         seq["estimated_all_accounts_s"] = round(seq["listing_s"] + mean * len(org.accounts), 1)
         out["sequential"] = seq
         out["speedup"] = round(seq["estimated_all_accounts_s"] / default["wall_s"], 2)
-    out["peak_rss_process_mib"] = round(
+    if settings_only_accounts:
+        out["settings_only"] = run_org(
+            server,
+            org,
+            settings=OrgSettings(account_concurrency=1, concurrency=1),
+            accounts=org.accounts[:settings_only_accounts],
+            serial=False,
+        )
+    memory["client_process_peak"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
     return out
@@ -524,23 +675,69 @@ def main(argv: list[str] | None = None) -> int:
         help="accounts scanned one call at a time for the baseline",
     )
     parser.add_argument(
+        "--settings-only-accounts",
+        type=int,
+        default=1,
+        help="accounts scanned at account_concurrency=1, concurrency=1 without serializing "
+        "requests (to show what the settings alone do; 0: skip)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="10 accounts of 40 users + 60 roles, 2 sequential"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--emulator",
+        choices=("process", "thread"),
+        default="process",
+        help="run the emulator in a process of its own (default) or in this process, where it "
+        "shares the scanner's interpreter and GIL",
+    )
+    parser.add_argument(
+        "--only-default", action="store_true", help="no sequential baseline (for profiling)"
+    )
+    parser.add_argument(
+        "--account-concurrency",
+        type=int,
+        help="experiment: override OrgSettings.account_concurrency in the default run",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="experiment: override OrgSettings.concurrency in the default and single runs",
+    )
     args = parser.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in (
+            ("account_concurrency", args.account_concurrency),
+            ("concurrency", args.concurrency),
+        )
+        if v is not None
+    }
     if args.quick:
         args.accounts, args.users, args.roles, args.sequential_accounts = 10, 40, 60, 2
 
-    from dormant.demo import faults, server
+    if args.emulator == "process":
+        # Forked first, while this process has no thread and no seeded state.
+        emulator: Any = Forked()
+    else:
+        from dormant.demo import server
 
-    emu = server.start()
+        emulator = InProcess(server.start())
     try:
-        org = populate(emu, args.accounts, args.users, args.roles)
-        faults.set_latency(args.latency)
+        org = emulator.populate(args.accounts, args.users, args.roles)
+        emulator.set_latency(args.latency)
         with WIRE.installed():
-            figures = measure(emu, org, sequential_accounts=args.sequential_accounts)
+            figures = measure(
+                emulator,
+                org,
+                sequential_accounts=args.sequential_accounts,
+                settings_only_accounts=0 if args.only_default else args.settings_only_accounts,
+                skip_sequential=args.only_default,
+                overrides=overrides,
+            )
     finally:
-        emu.stop()
+        emulator.stop()
     figures.update(
         members=len(org.accounts),
         users_per_account=args.users,
@@ -548,10 +745,14 @@ def main(argv: list[str] | None = None) -> int:
         principals=sum(org.principals.values()),
         latency_ms=args.latency * 1000,
         seed_s=org.seed_s,
+        emulator=args.emulator,
         machine=f"{platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} cores, {platform.machine()}",
     )
     missed = verdict(figures, org)
+    if overrides:
+        missed.append(f"not the default settings ({overrides}): no verdict on the target")
+    figures["settings_overrides"] = overrides
     figures["targets_missed"] = missed
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -566,9 +767,12 @@ def _print(f: dict[str, Any]) -> None:
         f"principals = {f['principals']}, {f['latency_ms']:g} ms per call, "
         f"seeded in {f['seed_s']} s ({f['machine']})"
     )
-    rows = [("single account", f["single_account"]), ("default", f["default"])]
+    label = "default" if not f.get("settings_overrides") else "overridden"
+    rows = [("single account", f["single_account"]), (label, f["default"])]
     if "sequential" in f:
         rows.append(("sequential", f["sequential"]))
+    if "settings_only" in f:
+        rows.append(("settings only", f["settings_only"]))
     for label, r in rows:
         print(
             f"{label:>15}: {r['accounts']:3d} acct  {r['wall_s']:8.2f} s  "
@@ -576,7 +780,10 @@ def _print(f: dict[str, Any]) -> None:
             f"{r['calls_per_principal_in_account_max']:.3f} calls/principal in account  "
             f"{r['calls_per_principal_overall']:.4f} overall  "
             f"in flight <= {r['peak_requests_in_flight']}  "
-            f"complete {r['complete_accounts']}/{r['accounts']}"
+            f"complete {r['complete_accounts']}/{r['accounts']}  "
+            f"CPU {r['cpu_s']} s"
+            + (f" + emulator {r['server_cpu_s']} s" if r.get("server_cpu_s") is not None else "")
+            + f"  load {r['load_avg'][0]}->{r['load_avg'][1]}"
         )
     if "sequential" in f:
         s = f["sequential"]
@@ -586,11 +793,18 @@ def _print(f: dict[str, Any]) -> None:
             f"{f['members']} accounts ~ {s['estimated_all_accounts_s']} s"
         )
         print(f"{'speed-up':>15}: {f['speedup']}x (target {TARGET_SPEEDUP:g}x)")
+    m = f["memory_mib"]
+    where = "client" if f["emulator"] == "process" else "client and emulator in one process"
     print(
-        f"{'memory':>15}: RSS {f['rss_before_default_mib']} MiB before the default run, "
-        f"peak {f['peak_rss_default_mib']} MiB during it, process peak "
-        f"{f['peak_rss_process_mib']} MiB (client and emulator in one process)"
+        f"{'memory':>15}: {where}: RSS {m['client_before_default']['VmRSS']} MiB before the "
+        f"default run, {m['client_after_default']['VmRSS']} MiB after it, peak "
+        f"{m['client_after_default']['VmHWM'] if m['peak_reset'] else '?'} MiB during it"
     )
+    if "server_after_default" in m:
+        print(
+            f"{'':>15}  emulator process: RSS {m['server_before_default']['VmRSS']} MiB before, "
+            f"peak {m['server_after_default']['VmHWM']} MiB during the default run"
+        )
     print(f"{'calls by op':>15}: {f['default']['calls_by_operation']}")
     for m in f["targets_missed"]:
         print(f"MISSED: {m}")
