@@ -134,6 +134,11 @@ def load_evidence(
         snap = snapshot_mod.read(p)
         return snap, parse_time(snap.created_at)
     if p.is_dir():
+        if (p / "progress.json").is_file():
+            raise InputError(
+                f"{p}: the checkpoint of an interrupted organization scan, not a snapshot; "
+                f"continue the scan with --resume {p}"
+            )
         raise InputError(
             f"{p}: a directory without {snapshot_mod.MANIFEST}: not a dormant snapshot"
         )

@@ -297,7 +297,9 @@ def _unreachable(
 
 
 def role_arn(session: AccountSession, account_id: str, role_name: str) -> str:
-    partition = session.session.get_partition_for_region(session.region) or "aws"
+    """The role's ARN in the session's partition (aws, aws-us-gov, aws-cn)."""
+    with session._lock:  # noqa: SLF001 - boto3 sessions are not thread-safe; accounts run in threads
+        partition = session.session.get_partition_for_region(session.region) or "aws"
     return f"arn:{partition}:iam::{account_id}:role/{role_name}"
 
 
@@ -496,7 +498,14 @@ def collect_organization(
         if cancel.is_set() and _cut_short(evidence):
             return evidence
         if store is not None:
-            store.save(evidence)
+            try:
+                store.save(evidence)
+            except OSError as exc:
+                raise DormantError(
+                    f"{store.path}: cannot save account {member.account_id} "
+                    f"({exc.strerror or exc}); the accounts saved so far are kept: fix that, "
+                    f"then continue with --resume {store.path}"
+                ) from None
         with lock:
             done[member.account_id] = evidence
         progress(ACCOUNTS_TASK, 1, total)
@@ -524,6 +533,9 @@ def collect_organization(
             interrupted = True
             cancel.set()
             wait(pending)
+        except BaseException:
+            cancel.set()  # the accounts in flight stop at once; they are not saved
+            raise
         finally:
             cancel_was_set = cancel.is_set()
     partial = Snapshot(

@@ -4,7 +4,8 @@ what could not be read, and a manifest of file hashes.
 Layout of a bundle (a directory, or the same tree in a .zip)::
 
     manifest.json                       SHA-256 of every other file
-    snapshot.json                       tool version, creation time, accounts and their sources
+    snapshot.json                       tool version, creation time, notes, accounts (with their
+                                        sources, and the OU path of an organization's account)
     accounts/<account_id>/<source>.json one SourceResult: raw responses, status, errors
 
 It is written atomically (a sibling temporary directory renamed into place), is deterministic
@@ -268,6 +269,11 @@ def read(path: str | Path) -> Snapshot:
     path = Path(path)
     if not path.exists():
         raise SnapshotError(f"{path}: no such file or directory")
+    if path.is_dir() and not (path / MANIFEST).exists() and (path / "progress.json").exists():
+        raise SnapshotError(
+            f"{path}: the checkpoint of an interrupted organization scan, not a snapshot; "
+            f"continue the scan with --resume {path}"
+        )
     read_file, close = _reader(path)
     try:
         manifest_bytes = read_file(MANIFEST)

@@ -284,7 +284,7 @@ _MODELS: dict[str, tuple[str, str | None, str]] = {}
 
 
 def _model(service: str) -> tuple[str, str | None, str]:
-    """(IAM action prefix, XML namespace, default protocol) of a moto service, cached."""
+    """(IAM action prefix, XML namespace, protocol) of a moto service, cached."""
     cached = _MODELS.get(service)
     if cached is None:
         from moto.core.utils import get_service_model
@@ -297,6 +297,17 @@ def _model(service: str) -> tuple[str, str | None, str]:
         )
         _MODELS[service] = cached
     return cached
+
+
+def _protocol(default: str, content_type: str) -> str:
+    """The protocol of the request, as AWS answers errors in it (JSON bodies for JSON requests,
+    XML for form-encoded ones)."""
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype.startswith("application/x-amz-json"):
+        return "json"
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        return "query" if default in ("query", "ec2") or default.startswith("rest-") else default
+    return default
 
 
 def _caller_arn(response: Any) -> str | None:
@@ -324,9 +335,7 @@ def install() -> None:
     with _LOCK:
         if _INSTALLED:
             return
-        from moto.core.request import determine_request_protocol
         from moto.core.responses import BaseResponse
-        from moto.core.utils import get_service_model
 
         original = BaseResponse.call_action
 
@@ -336,7 +345,7 @@ def install() -> None:
                 return original(self)
             try:
                 operation = self._get_action()
-                prefix, namespace, _ = _model(service)
+                prefix, namespace, default = _model(service)
             except Exception:  # noqa: BLE001 - not a modelled AWS call: leave it to moto
                 return original(self)
             if not operation:
@@ -353,9 +362,7 @@ def install() -> None:
             )
             if fault is None:
                 return original(self)
-            protocol = determine_request_protocol(
-                get_service_model(service), self.normalized_request
-            )
+            protocol = _protocol(default, str(self.headers.get("Content-Type") or ""))
             status, headers, body = render(fault, protocol, namespace)
             return status, {**self.response_headers, **headers}, body
 

@@ -6,7 +6,9 @@ empty list. AWS answers ``AccessDeniedException`` ("You don't have permissions t
 resource.") to a member account that is not a delegated administrator, and
 ``AWSOrganizationsNotInUseException`` to an account outside any organization; a delegated
 administrator reads the organization as the management account does. :func:`install` wraps
-those reads of ``OrganizationsResponse`` accordingly, in this process.
+those reads of ``OrganizationsResponse`` accordingly, in this process. Under IAM enforcement,
+an Organizations call that is not allowed is answered as AWS does, in JSON
+(``AccessDeniedException``), where moto answers IAM's XML.
 """
 
 from __future__ import annotations
@@ -30,6 +32,30 @@ READS = (
 )
 """The reads of the organization's structure only its management account and delegated
 administrators may make."""
+
+_JSON_AUTH_CODES = {
+    "AccessDenied": "AccessDeniedException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+}
+"""moto's enforcement answers every service in IAM's XML; Organizations speaks JSON (1.1), so
+its authorization errors are answered in JSON, with the codes a JSON service uses."""
+
+
+def _authorize(self: Any, resource: str = "*") -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import BaseResponse
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        BaseResponse._authenticate_and_authorize_normal_action(self, resource)
+    except HTTPException as exc:
+        code = _JSON_AUTH_CODES.get(getattr(exc, "error_type", ""))
+        if code is None:
+            raise
+        err = JsonRESTError(code, getattr(exc, "message", "") or str(exc))
+        err.code = 400  # Organizations' model: AccessDeniedException is HTTP 400
+        raise err from None
 
 
 def _reader(method: Any) -> Any:
@@ -68,4 +94,5 @@ def install() -> None:
 
         for name in READS:
             setattr(OrganizationsResponse, name, _reader(getattr(OrganizationsResponse, name)))
+        OrganizationsResponse._authenticate_and_authorize_normal_action = _authorize
         _INSTALLED = True

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -32,15 +33,26 @@ FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 class Emulator:
     endpoint_url: str
     server: Any
+    _session: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(
         self, service: str, region: str = "us-east-1", account_id: str | None = None, **creds: str
     ) -> Any:
-        """A client of the emulator; ``account_id`` sends its calls to that account (moto's
-        ``x-moto-account-id`` header), as the support code does to seed member accounts."""
-        client = boto3.session.Session(**(creds or FAKE_CREDENTIALS), region_name=region).client(
-            service, endpoint_url=self.endpoint_url
-        )
+        """A new client of the emulator; ``account_id`` sends its calls to that account (moto's
+        ``x-moto-account-id`` header), as the support code does to seed member accounts.
+
+        Clients come from one boto3 session, so botocore loads each service model once rather
+        than once per client; the credentials are the client's own."""
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=region)
+            client = self._session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                **(creds or FAKE_CREDENTIALS),
+            )
         if account_id and account_id != DEFAULT_ACCOUNT:
 
             def to_account(request: Any, **_: Any) -> None:
