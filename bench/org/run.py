@@ -1,14 +1,19 @@
 """Benchmark: an organization scan of 50 accounts x 200 principals, with 50 ms per call.
 
-An in-process ``ThreadedMotoServer`` (dormant's emulator, :mod:`dormant.demo.server`) holds an
-AWS Organization: the management account and ``--accounts`` member accounts spread over three
-OUs, each with the member role and ``--users`` users and ``--roles`` roles (keys, passwords,
-groups, customer-managed policies, Access Advisor reports, an Access Analyzer unused-access
-analyzer with findings). Every member account is alike, so every account costs the same calls.
-Principals are seeded through moto's in-process backends, not over HTTP, so 10,000 of them take
-seconds. Then every call the server answers first sleeps ``--latency`` seconds
-(:func:`dormant.demo.faults.set_latency`; the server is threaded, so the sleeps overlap as
-network latency would), and:
+dormant's emulator (moto's ``ThreadedMotoServer`` with dormant's patches,
+:mod:`dormant.demo.server`) holds an AWS Organization: the management account and
+``--accounts`` member accounts spread over three OUs, each with the member role, ``--users``
+users and ``--roles`` roles (keys, passwords, groups, customer-managed policies, Access Advisor
+reports, an Access Analyzer unused-access analyzer with findings). Every member is alike, so
+every account costs the same calls. Principals are seeded through moto's in-process backends,
+not over HTTP, so 10,000 of them take seconds. Every call the server answers first sleeps
+``--latency`` seconds (:func:`dormant.demo.faults.set_latency`; the server is threaded, so the
+sleeps overlap as network latency would).
+
+By default the emulator runs in a child process of its own (forked first, then seeded there),
+as AWS's servers are not the scanner's: in this process it would take about half of the one
+interpreter's CPU (and GIL) from the scanner. ``--emulator thread`` runs it in this process,
+as ``bench/access_advisor`` does. The runs, one after the other:
 
 1. **single account**: ``collect.collect_account`` of the first member alone (after one
    AssumeRole), at the default ``concurrency``: its calls per principal are the reference.
@@ -25,19 +30,24 @@ network latency would), and:
    other; the baseline for all of them is the listing's time plus the mean time per account
    times the number of accounts (accounts are independent and identical; the per-account
    times are printed so their spread shows).
+4. **settings only** (``--settings-only-accounts``, 1): ``account_concurrency=1,
+   concurrency=1`` without the lock, to show what those settings alone do.
 
 Calls are counted by the server (:func:`dormant.demo.faults.calls`, per account and operation,
-retries included); each member's credential report is generated before the runs, so every run
-meets the same state. Printed: wall time, calls, calls per principal (in each member account,
-and for the whole organization with the listing and AssumeRole calls), the ratio, requests in
-flight at most, and the process's resident memory (client and emulator share the process).
+retries included) and, as HTTP requests, by the lock's wrapper; each member's credential report
+is generated before the runs, so every run meets the same state. Printed: wall time, calls,
+calls per principal (in each member account, and overall with the listing and AssumeRole
+calls), the ratio, requests in flight at most, CPU time of the scanner and of the emulator,
+the load average, and the resident memory of each process.
 
     python bench/org/run.py                  # 50 accounts x (80 users + 120 roles)
     python bench/org/run.py --quick          # 10 accounts x (40 users + 60 roles)
+    python bench/org/run.py --emulator thread   # emulator in this process
     python bench/org/run.py --json           # the figures as JSON
 
 Exit status 1 when a target is missed: at least 10x faster than sequential, calls per principal
-in every member no higher than the single-account scan's, every account fully read.
+in every member no higher than the single-account scan's, every account fully read, one
+Access Advisor Generate per principal per scan, one request at a time in the baseline.
 """
 
 from __future__ import annotations
