@@ -10,7 +10,6 @@ import os
 import re
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,13 @@ from typing import Any, NamedTuple
 import click
 
 from . import __version__
+from .cli_errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, handle_errors
 from .errors import DormantError, InputError
 from .model import FindingType, Report, Verdict
 from .timeutil import UTC, parse_time
 
 FORMAT_NAMES = ["table", "json", "csv", "markdown", "html"]
 """Every format of sinks/formats, in the order --help lists them."""
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
 
 
 def now() -> dt.datetime:
@@ -396,36 +392,6 @@ class Progress:
 
 
 # ----------------------------------------------------------------------------- plumbing
-
-
-def handle_errors(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except DormantError as exc:
-            if debug:
-                traceback.print_exc()
-            click.echo(f"dormant: error: {exc}", err=True)
-            ctx.exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            click.echo("dormant: interrupted", err=True)
-            ctx.exit(130)
-        except (click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 2
-            if debug:
-                traceback.print_exc()
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(
-                f"dormant: error: {type(exc).__name__}: {first} (run with --debug for details)",
-                err=True,
-            )
-            ctx.exit(EXIT_ERROR)
-
-    return wrapper
 
 
 def emit(text: str, output: str | None) -> None:

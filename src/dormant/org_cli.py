@@ -12,56 +12,21 @@ completed at all the command exits 2, after writing what it has.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+from .cli_errors import EXIT_FINDINGS, EXIT_OK, handle_errors
 
 FAIL_ON_VERDICTS = ("unused", "never-used", "insufficient-evidence")
 EVIDENCE_KIND = "org-access-evidence"
 
 
-def _guard(fn):
-    """Errors dormant understands: one line, exit 2; others too, with the traceback on --debug."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .errors import DormantError
-
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except DormantError as exc:
-            if debug:
-                traceback.print_exc()
-            click.echo(f"dormant: error: {exc}", err=True)
-            ctx.exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            click.echo("dormant: interrupted", err=True)
-            ctx.exit(130)
-        except (click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 2
-            if debug:
-                traceback.print_exc()
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(
-                f"dormant: error: {type(exc).__name__}: {first} (run with --debug for details)",
-                err=True,
-            )
-            ctx.exit(EXIT_ERROR)
-
-    return wrapper
+_guard = handle_errors
 
 
 def _fail_on(ctx: click.Context, param: click.Parameter, value: str) -> frozenset[str] | None:
