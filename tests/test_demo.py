@@ -121,3 +121,47 @@ def test_dormant_demo_command(tmp_path: Path):
         return [[q["documents"] for q in p["policies"]] for p in doc["principals"]]
 
     assert documents(again_index) == documents(index)
+
+
+def test_dormant_demo_org_scans_an_organization_and_names_its_gaps(tmp_path: Path):
+    out = tmp_path / "demo-org"
+    proc = run_cli("demo", "--org", "--out", str(out), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    accounts = {a["account_name"]: a for a in doc["accounts"]}
+    status = {name: a["scan_status"] for name, a in accounts.items()}
+    assert {k: v for k, v in status.items() if k.startswith("larkspur-")} == {
+        "larkspur-payments": "complete",
+        "larkspur-analytics": "complete",
+        "larkspur-sandbox": "incomplete",  # an SCP denies iam:ListUsers
+        "larkspur-legacy": "not-scanned",  # its member role cannot be assumed
+    }
+    assert accounts["larkspur-payments"]["ou_path"] == "Root/Prod/Payments"
+    assert any("ListUsers" in g for g in accounts["larkspur-sandbox"]["scan_gaps"])
+    assert any("AssumeRole" in g for g in accounts["larkspur-legacy"]["scan_gaps"])
+
+    def found(account: str) -> set[tuple[str, str, str]]:
+        aid = accounts[account]["account_id"]
+        return {
+            (f["type"], f["principal_arn"].rsplit("/", 1)[-1], f["verdict"])
+            for f in doc["findings"]
+            if f["account_id"] == aid
+        }
+
+    payments = found("larkspur-payments")
+    assert {
+        ("UnusedIAMUserAccessKey", "payments-ci-legacy", "unused"),
+        ("UnusedIAMUserAccessKey", "payments-bootstrap", "never-used"),
+        ("UnusedIAMUserPassword", "payments-contractor", "unused"),
+        ("UnusedIAMRole", "payments-migration-2024", "unused"),
+        ("UnusedIAMRole", "payments-poc", "never-used"),
+    } <= payments
+    assert not any(p in {"payments-engineer", "payments-app"} for _, p, _ in payments)
+    assert found("larkspur-legacy") == set()  # nothing judged where nothing was read
+    # The members' findings also come from the member's own sources in the denied account.
+    assert ("UnusedIAMRole", "sandbox-poc", "never-used") in found("larkspur-sandbox")
+    # The saved organization bundle re-judges to the same report with no emulator running.
+    again = run_cli(
+        "analyze", str(out / "snapshot"), "--policy", str(out / "policy.toml"), "--format", "json"
+    )
+    assert again.stdout == (out / "report.json").read_text()

@@ -1104,8 +1104,14 @@ def diff(run_a, run_b, account, fmt, history_path):
     default="table",
     show_default=True,
 )
+@click.option(
+    "--org",
+    is_flag=True,
+    help="Make the company's account the management account of an emulated organization of "
+    "four more accounts (one denied a call, one unreachable) and scan them all with --org.",
+)
 @handle_errors
-def demo(out, fmt):
+def demo(out, fmt, org):
     """Scan an emulated AWS account of a fictional company, end to end, on 127.0.0.1."""
     try:
         from .demo import RECOMMENDATIONS, run_demo
@@ -1113,7 +1119,7 @@ def demo(out, fmt):
         raise DormantError(
             f"the demo needs the emulator: pip install 'dormant[demo]' ({exc})"
         ) from None
-    result = run_demo(Path(out), clock=now, progress_enabled=sys.stderr.isatty())
+    result = run_demo(Path(out), clock=now, progress_enabled=sys.stderr.isatty(), org=org)
     render_report(result.report, fmt, None)
     click.echo(
         f"\ndormant: demo evidence in {out}/snapshot (try: dormant analyze {out}/snapshot "

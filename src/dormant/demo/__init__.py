@@ -38,7 +38,14 @@ def run_demo(
     *,
     clock: Callable[[], dt.datetime],
     progress_enabled: bool = False,
+    org: bool = False,
 ) -> DemoResult:
+    """Seed the emulator, scan it, write the bundle, the reports and the recommendations.
+
+    ``org``: Larkspur's account becomes the management account of an organization with four
+    member accounts (:data:`.company.ORG_MEMBERS`), scanned with ``--org`` through the member
+    role: one member's SCP denies a call (incomplete) and one member's role cannot be assumed
+    (not scanned), so the report shows how the scan names its gaps."""
     from .. import snapshot as snapshot_mod
     from ..judge import least_privilege
     from ..model import FindingType
@@ -72,13 +79,16 @@ def run_demo(
             endpoint_url=emu.endpoint_url,
             credentials=server.FAKE_CREDENTIALS,
         )
+        collect = collect_snapshot
+        if org:
+            collect = _organization(emu, clock())
         if progress_enabled:
             from ..cli import Progress
 
             with Progress(True) as progress:
-                snap = collect_snapshot(session, clock=clock, progress=progress, options=options)
+                snap = collect(session, clock=clock, progress=progress, options=options)
         else:
-            snap = collect_snapshot(session, clock=clock, options=options)
+            snap = collect(session, clock=clock, options=options)
     snapshot_mod.write(snap, out / "snapshot")
     policy = load_policy(policy_path)
     report = judge_snapshot(snap, policy)
@@ -93,3 +103,34 @@ def run_demo(
         threshold_days=policy.threshold(FindingType.UNUSED_PERMISSION),
     )
     return DemoResult(report, written.root, written.policies, written.principals)
+
+
+def _organization(emu, now: dt.datetime) -> Callable[..., object]:
+    """Create the demo's organization around the seeded management account, inject its two
+    troubles, and return the collect function of ``--org`` with the demo's member role."""
+    from ..org import OrgSettings
+    from ..pipeline import collect_org_snapshot
+    from . import faults
+    from .company import ORG_MEMBER_ROLE, ORG_MEMBERS, member_account
+    from .organization import Member, seed_organization
+
+    org = seed_organization(
+        emu,
+        [
+            Member(name, member_account(name.split("-", 1)[1]), ou=ou)
+            for name, (ou, _) in ORG_MEMBERS.items()
+        ],
+        now,
+        role_name=ORG_MEMBER_ROLE,
+        # The emulator does not enforce IAM here; tests/test_org_scanner_policy.py runs the
+        # scan under enforcement with exactly deploy/readonly-policy.json on the member role.
+        role_policy="ReadOnlyAccess",
+    )
+    faults.deny(org.id("larkspur-sandbox"), "iam:ListUsers")
+    faults.deny_assume_role(org.role_arn("larkspur-legacy"))
+    settings = OrgSettings(role_name=ORG_MEMBER_ROLE)
+
+    def collect(session, **kwargs):
+        return collect_org_snapshot(session, settings=settings, **kwargs)
+
+    return collect

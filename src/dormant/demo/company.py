@@ -551,3 +551,40 @@ owner = "partnerships@larkspur.example"
 reason = "Partner read-only role kept for the annual audit"
 expires = 2025-06-30
 """
+
+
+# ------------------------------------------------------------------ the organization (--org)
+
+ORG_MEMBER_ROLE = "dormant-readonly"
+"""The member role ``dormant demo --org`` creates in each member account: deploy/member-role.yaml's
+default name."""
+
+
+def member_account(kind: str) -> Account:
+    """A small member account of Larkspur's organization: a few people and workloads, some of
+    them forgotten. ``kind`` names the account and prefixes its principals."""
+    return Account(
+        users=[
+            User(
+                f"{kind}-engineer", age=400, password=Password(used=1), keys=[Key(age=60, used=1)]
+            ),
+            User(f"{kind}-ci-legacy", age=500, keys=[Key(age=480, used=210)]),
+            User(f"{kind}-contractor", age=200, password=Password(used=150)),
+            User(f"{kind}-bootstrap", age=300, keys=[Key(age=300)]),
+        ],
+        roles=[
+            Role(f"{kind}-app", age=600, used=1),
+            Role(f"{kind}-migration-2024", age=700, used=400),
+            Role(f"{kind}-poc", age=250),
+        ],
+    )
+
+
+ORG_MEMBERS = {
+    # name -> OU path below the root, and what goes wrong when it is scanned
+    "larkspur-payments": ("Prod/Payments", None),
+    "larkspur-analytics": ("Prod", None),
+    "larkspur-sandbox": ("Dev", "an SCP denies iam:ListUsers"),
+    "larkspur-legacy": ("Dev", "its member role cannot be assumed"),
+}
+"""``dormant demo --org``'s member accounts; the management account is :func:`company`."""
