@@ -374,6 +374,39 @@ def test_resume_gives_the_same_snapshot_as_an_uninterrupted_run(
         )
 
 
+def test_resume_reads_again_an_account_saved_too_long_ago(emulator, now, tmp_path: Path):
+    # Every account is judged as of the end of the scan: evidence saved a day earlier would
+    # count a day nobody looked at, so a resume reads such an account again.
+    import datetime as dt
+
+    org = seed_org(emulator, now, members={"payments": "Prod", "data": "Prod"})
+    base = _base(emulator)
+    ckpt = tmp_path / "snap.checkpoint"
+    first = collect_org_snapshot(base, clock=lambda: now, options=NO_ADVISOR, checkpoint=ckpt)
+    ids = sorted(a.account_id for a in first.accounts)
+    assert ids == sorted([DEFAULT_ACCOUNT, org.id("payments"), org.id("data")])
+
+    def iam_calls(account_id: str) -> int:  # reading an account; listing the org is not
+        return sum(n for op, n in faults.calls(account_id).items() if op.startswith("iam:"))
+
+    calls = {a: iam_calls(a) for a in ids}
+    assert all(calls.values())
+
+    hour_later = collect_org_snapshot(
+        base, clock=lambda: now + dt.timedelta(hours=1), options=NO_ADVISOR, resume=ckpt
+    )
+    assert {a: iam_calls(a) for a in ids} == calls  # all reused
+    assert not any("scanned again" in n for n in hour_later.notes)
+
+    later = now + dt.timedelta(hours=25)
+    again = collect_org_snapshot(base, clock=lambda: later, options=NO_ADVISOR, resume=ckpt)
+    for a in ids:
+        assert iam_calls(a) > calls[a], a  # read again
+    (note,) = [n for n in again.notes if "scanned again" in n]
+    assert "3 saved account(s)" in note and org.id("payments") in note
+    assert {a.collected_at for a in again.accounts} == {later.isoformat().replace("+00:00", "Z")}
+
+
 def _wait_for_account(checkpoint: Path, proc: subprocess.Popen) -> None:
     """Until the scan has saved an account (or has ended)."""
     deadline = time.monotonic() + 300  # a safety net for a hung scan, not a speed limit

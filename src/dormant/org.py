@@ -33,7 +33,7 @@ from .errors import DormantError
 from .snapshot import AccountEvidence, Snapshot
 from .sources.aws import AccountSession, assume_role_session, error_code, error_message
 from .sources.base import ProgressFn, SourceError, SourceResult, SourceStatus, _no_progress
-from .timeutil import iso
+from .timeutil import iso, parse_time
 
 ASSUME_ROLE = "assume-role"
 """The source an account gets, alone, when it could not be reached (AssumeRole failed)."""
@@ -430,6 +430,28 @@ def _finish(progress: ProgressFn, label: str) -> None:
         finish(label)
 
 
+RESUME_MAX_AGE = dt.timedelta(hours=24)
+"""How old a saved account may be when a scan resumes. Every account is judged as of the end of
+the scan, so evidence read days earlier would count days in which nobody looked: a credential
+used since would show as unused. An older account is read again instead."""
+
+
+def _stale(
+    done: dict[str, AccountEvidence], now: dt.datetime, max_age: dt.timedelta | None
+) -> list[str]:
+    if max_age is None:
+        return []
+    out = []
+    for account_id, evidence in sorted(done.items()):
+        try:
+            collected = parse_time(evidence.collected_at) if evidence.collected_at else None
+        except ValueError:
+            collected = None
+        if collected is None or now - collected > max_age:
+            out.append(account_id)
+    return out
+
+
 def collect_organization(
     base: AccountSession,
     *,
@@ -442,6 +464,7 @@ def collect_organization(
     checkpoint: Path | None = None,
     resume: Path | None = None,
     target: str | None = None,
+    resume_max_age: dt.timedelta | None = RESUME_MAX_AGE,
 ) -> Snapshot:
     """Every member (:func:`list_member_accounts` when ``members`` is None) in one snapshot.
 
@@ -450,7 +473,9 @@ def collect_organization(
     new ones are saved there too (or in ``checkpoint`` when given). ``target`` is recorded in a
     new checkpoint: where the finished snapshot is to go. Raises :class:`OrgScanInterrupted`
     when ``cancel`` is set or Ctrl-C is pressed before every account is done; the accounts
-    in flight then stop at once and are not saved (a resume scans them again)."""
+    in flight then stop at once and are not saved (a resume scans them again).
+    ``resume_max_age``: a saved account collected longer ago than this is scanned again, and
+    the snapshot's notes say so (None: reuse whatever its age)."""
     from .collect import identify
 
     identity = identify(base)
@@ -466,6 +491,14 @@ def collect_organization(
         saved = Checkpoint.open(resume)
         saved.check_settings(fingerprint)
         done = saved.load_all(ids)
+        stale = _stale(done, clock(), resume_max_age)
+        if stale:
+            for account_id in stale:
+                del done[account_id]
+            notes.append(
+                f"resumed: {len(stale)} saved account(s) collected more than {resume_max_age} "
+                f"before the resume were scanned again ({', '.join(stale)})"
+            )
         store = saved
         if checkpoint is not None and Path(checkpoint) != Path(resume):
             store = Checkpoint.create(checkpoint, fingerprint, target or saved.target)
