@@ -126,6 +126,7 @@ def _organization(emu, now: dt.datetime) -> Callable[..., object]:
         # scan under enforcement with exactly deploy/readonly-policy.json on the member role.
         role_policy="ReadOnlyAccess",
     )
+    _name_management_account(org.management, "larkspur-main")
     faults.deny(org.id("larkspur-sandbox"), "iam:ListUsers")
     faults.deny_assume_role(org.role_arn("larkspur-legacy"))
     settings = OrgSettings(role_name=ORG_MEMBER_ROLE)
@@ -134,3 +135,13 @@ def _organization(emu, now: dt.datetime) -> Callable[..., object]:
         return collect_org_snapshot(session, settings=settings, **kwargs)
 
     return collect
+
+
+def _name_management_account(account_id: str, name: str) -> None:
+    """moto names the management account "master" whatever it is called; AWS keeps the name
+    the account was created with."""
+    from moto.organizations.models import organizations_backends
+
+    for account in organizations_backends[account_id]["aws"].accounts:
+        if account.id == account_id:
+            account.name = name
