@@ -255,3 +255,32 @@ def test_role_chaining_from_a_profile(emulator, now, tmp_path):
         f"arn:aws:sts::{org.id('payments')}:assumed-role/OrganizationAccountAccessRole/dormant"
     )
     assert [scan_status(a)[0] for a in bundle.accounts] == ["complete", "complete"]
+
+
+def test_an_organization_trail_is_read_with_the_scanners_own_permissions(emulator, now, tmp_path):
+    # An organization trail lands in one bucket (the log-archive account's) that the scanning
+    # principal may read and the member roles (exactly the read-only policy) may not: the scan
+    # reads s3:// sources with the scanner's session, each account its own prefix.
+    from dormant.demo.trail import write_trail
+
+    bucket = "org-trail-logs"
+    read_trail = {
+        "Sid": "ReadTheOrganizationTrail",
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket", "s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }
+    org, key = _setup(
+        emulator, now, {**ORG_SCANNER, "Statement": [*ORG_SCANNER["Statement"], read_trail]}
+    )
+    emulator.set_auth(None)
+    payments = org.id("payments")
+    source = write_trail(emulator, payments, bucket)
+    emulator.set_auth(0)
+
+    proc, doc = _scan(emulator, key, tmp_path, "--trail", source)
+    trail = {c["account_id"]: c for c in doc["coverage"] if c["source"] == "cloudtrail"}
+    assert trail[payments]["status"] == "read", trail[payments]["errors"]
+    assert not any(c["errors"] for c in trail.values())
+    # The trail's evidence reached the judgement: the report says who assumed its roles.
+    assert any(r["account_id"] == payments for r in doc["role_assumptions"])

@@ -147,7 +147,10 @@ def collect_account(
     account_name: str | None = None,
     cancel: threading.Event | None = None,
     sleep: Callable[[float], None] | None = None,
+    trail_s3_session: AccountSession | None = None,
 ) -> AccountEvidence:
+    """``trail_s3_session`` reads CloudTrail's ``s3://`` sources (default: ``session``): an
+    organization scan passes the scanning principal's session, not the member role's."""
     identity = identity or identify(session)
     ctx = CollectContext(
         session=session,
@@ -191,6 +194,7 @@ def collect_account(
             trail_sources,
             start=ctx.options.get("trail_start"),
             workers=ctx.options.get("trail_workers"),
+            s3_session=trail_s3_session,
         )
     facts = account.parse_raw(results[account.NAME].raw)
     return AccountEvidence(

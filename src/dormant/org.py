@@ -348,6 +348,9 @@ def collect_member(
             options=options,
             account_name=member.name,
             cancel=cancel,
+            # An organization trail's bucket is the log-archive account's, granted to the
+            # scanning principal, not to the member role.
+            trail_s3_session=base,
         )
     except Exception as exc:  # noqa: BLE001 - one account's failure must not stop the others
         return _unreachable(

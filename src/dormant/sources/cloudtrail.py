@@ -29,8 +29,14 @@ def collect(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     workers: int | None = None,
+    s3_session: Any = None,
 ) -> SourceResult:
-    """Read ``sources`` (local paths, ``s3://`` URIs, ``lookup-events``) for this account."""
+    """Read ``sources`` (local paths, ``s3://`` URIs, ``lookup-events``) for this account.
+
+    ``s3_session`` (an AccountSession) reads the ``s3://`` sources; default: the account's own.
+    An organization scan passes the scanning principal's, since an organization trail's bucket
+    is in one (log-archive) account that the member role may not read; ``lookup-events`` always
+    asks the account's own CloudTrail."""
     result = SourceResult(name=NAME, started_at=ctx.now_iso())
     result.raw = {
         "sources": list(sources),
@@ -59,6 +65,7 @@ def collect(
             end=end,
             workers=workers,
             session=ctx.session,
+            s3_client=s3_session.client("s3") if s3_session is not None else None,
         )
     except Exception as exc:  # noqa: BLE001 - a source that cannot be read is a coverage gap
         result.errors.append(SourceError.from_exception(OPERATION, exc))
