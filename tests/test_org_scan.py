@@ -146,6 +146,35 @@ def test_org_scan_completes_around_failing_accounts(emulator, now, tmp_path: Pat
     assert exit_code_for(report, parse_fail_on("RootRecentlyUsed,incomplete")) == 1
 
 
+def test_an_account_whose_users_and_roles_cannot_be_listed_fails_the_gate(
+    emulator, now, tmp_path: Path
+):
+    # The member role exists but may read nothing (deployed without the read-only policy, or
+    # an SCP): its findings could only be insufficient-evidence, which the default gate lets
+    # pass. The account counts as not scanned, so the gate fails and names it.
+    org = seed_org(emulator, now, members={"payments": "Prod", "blind": "Dev"})
+    faults.deny(org.id("blind"), "iam:*", "access-analyzer:*")
+    out = tmp_path / "report.json"
+    proc = run_cli(
+        "scan",
+        "--org",
+        "--accounts",
+        org.id("blind"),
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        endpoint=emulator.endpoint_url,
+        check_codes=(1,),
+    )
+    doc = json.loads(out.read_text())
+    (account,) = doc["accounts"]
+    assert account["scan_status"] == "not-scanned"
+    assert any("no list of the account's users and roles" in g for g in account["scan_gaps"])
+    assert not [f for f in doc["findings"] if f["account_id"] == org.id("blind")]
+    assert f"account {org.id('blind')} (blind) not scanned" in proc.stderr
+
+
 def test_narrowing_by_accounts_exclusions_and_ous(emulator, now, tmp_path: Path):
     org = seed_org(emulator, now)
     base = _base(emulator)

@@ -82,7 +82,8 @@ def scan_status(evidence: AccountEvidence) -> tuple[str, tuple[str, ...]]:
     """How fully the account was scanned, and one line per gap.
 
     ``not-scanned``: an organization member that could not be reached (its ``assume-role``
-    source failed: nothing else was read); ``incomplete``: a source was partial, denied or
+    source failed: nothing else was read), or an account none of whose users and roles could be
+    listed; ``incomplete``: a source was partial, denied or
     failed; else ``complete``. A source turned off (skipped) is not a gap."""
     gaps = tuple(
         _gap_line(name, res)
@@ -92,7 +93,22 @@ def scan_status(evidence: AccountEvidence) -> tuple[str, tuple[str, ...]]:
     reached = evidence.sources.get(ASSUME_ROLE)
     if reached is not None and str(reached.status) != "read":
         return NOT_SCANNED, gaps
+    identity = [evidence.sources[n] for n in IDENTITY_SOURCES if n in evidence.sources]
+    if identity and not any(str(r.status) in ("read", "partial") for r in identity):
+        # Reached, but denied every list of its users and roles (a member role deployed
+        # without the read-only policy, an SCP): nothing in it can be judged, and a gate must
+        # not pass on it as if it had been read.
+        return NOT_SCANNED, (
+            *gaps,
+            "no list of the account's users and roles could be read (ListUsers, "
+            "GetAccountAuthorizationDetails, the credential report): nothing in it was judged",
+        )
     return (INCOMPLETE if gaps else COMPLETE), gaps
+
+
+IDENTITY_SOURCES = (credential_report.NAME, users.NAME, authorization.NAME)
+"""The sources that list an account's users and roles: with none of them read, nothing in the
+account can be judged."""
 
 
 _UNUSED = (Verdict.UNUSED, Verdict.NEVER_USED)
