@@ -76,6 +76,45 @@ def test_new_quiet_due_unsent_and_resolved():
     assert changes.due == (), "reminder_days=0 never reminds"
 
 
+def test_findings_of_an_account_this_run_could_not_read_are_kept_not_resolved():
+    # An organization run in which one member's role could not be assumed: its earlier
+    # findings are not reported, but nothing was learnt about them.
+    from dormant.model import AccountInfo
+
+    a = _finding("a")
+    other = dataclasses.replace(
+        _finding("b"),
+        account_id="222222222222",
+        principal_arn="arn:aws:iam::222222222222:role/b",
+    )
+    first = _report(a, other)
+    state = advance(
+        None,
+        first,
+        compare(None, first, now=T0, reminder_days=7, partial=False),
+        now=T0,
+        run_id="1",
+        notified=[a.id, other.id],
+    )
+
+    def accounts(status: str) -> tuple[AccountInfo, ...]:
+        return (
+            AccountInfo("123456789012", None, None, None),
+            AccountInfo("222222222222", None, None, None, scan_status=status),
+        )
+
+    unreached = dataclasses.replace(_report(), accounts=accounts("not-scanned"))
+    changes = compare(state, unreached, now=T0, reminder_days=7, partial=False)
+    assert [r.tracked.id for r in changes.resolved] == [a.id]  # its account was read
+    assert [t.id for t in changes.kept] == [other.id]
+    assert set(advance(state, unreached, changes, now=T0, run_id="2").findings) == {other.id}
+
+    # Read again (complete): a finding it no longer reports is resolved.
+    read = dataclasses.replace(_report(), accounts=accounts("complete"))
+    changes = compare(state, read, now=T0, reminder_days=7, partial=False)
+    assert {r.tracked.id for r in changes.resolved} == {a.id, other.id}
+
+
 def test_a_partial_run_resolves_nothing_and_keeps_what_it_did_not_see():
     a, b = _finding("a"), _finding("b")
     report = _report(a, b)

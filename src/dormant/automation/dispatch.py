@@ -174,6 +174,7 @@ def dispatch(
     if settings.security_hub:
         target = Target(info.partition, info.region, info.account_id)
         own, others = own_account_findings(report, info.account_id)
+        not_scanned = {a.account_id for a in report.accounts if a.scan_status == "not-scanned"}
         out["securityhub"] = guarded(
             "securityhub",
             lambda: _limited(
@@ -183,7 +184,8 @@ def dispatch(
                     own,
                     first_seen={**first_seen, **{f.id: now for f in changes.new}},
                     now=now,
-                    resolve=not partial,
+                    # Nothing is resolved from a run that did not read this account.
+                    resolve=not partial and info.account_id not in not_scanned,
                     run_id=info.run_id,
                     report_url=notice.report_url,
                 ),

@@ -198,9 +198,13 @@ def compare(
         else:
             quiet.append(f)
     excluded = {f.id: f.excluded_by for f in report.excluded}
+    # An account this run could not read (an organization member whose role could not be
+    # assumed, or none of whose users and roles could be listed) says nothing about its
+    # earlier findings: they are kept open, never resolved.
+    unread = {a.account_id for a in report.accounts if a.scan_status == "not-scanned"}
     resolved, kept = [], []
     for fid in sorted(set(prev) - current):
-        if partial:
+        if partial or prev[fid].account_id in unread:
             kept.append(prev[fid])
             continue
         rule = excluded.get(fid)
