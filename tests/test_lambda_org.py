@@ -244,6 +244,23 @@ def test_an_old_unfinished_scan_is_not_resumed(emulator, now, monkeypatch):
     assert later["org"]["scanned"] == everyone
 
 
+def test_a_resume_scans_again_the_accounts_saved_too_long_ago(emulator, now, monkeypatch):
+    # The scan may still be resumed (within ORG_RESUME_HOURS), but an account saved more than
+    # 26 hours ago is read again: the report is judged as of this run.
+    s, org = org_setup(emulator, now, monkeypatch)
+    everyone = sorted([DEFAULT_ACCOUNT, *org.accounts.values()])
+    for account_id in everyone[1:]:
+        faults.set_latency(0.25, account_id)
+    s.env["ORG_ACCOUNT_CONCURRENCY"] = "1"
+    first = s.run(now, context=_BudgetAfterFirstAccount(emulator, "r0"))
+    assert first["partial"] is True
+    faults.reset()
+    later = s.run(now + dt.timedelta(hours=30))
+    assert later["org"]["resumed_from"] == [first["run_id"]]
+    assert later["org"]["read_back"] == []
+    assert later["org"]["scanned"] == everyone
+
+
 def test_an_account_whose_role_cannot_be_assumed_is_named(emulator, now, monkeypatch):
     s, org = org_setup(emulator, now, monkeypatch)
     faults.deny_assume_role(f"arn:aws:iam::{org.id('dev')}:role/{ROLE}")

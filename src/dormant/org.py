@@ -439,9 +439,11 @@ the scan, so evidence read days earlier would count days in which nobody looked:
 used since would show as unused. An older account is read again instead."""
 
 
-def _stale(
+def stale_accounts(
     done: dict[str, AccountEvidence], now: dt.datetime, max_age: dt.timedelta | None
 ) -> list[str]:
+    """The saved accounts collected more than ``max_age`` before ``now`` (or at an unknown
+    time), to be scanned again rather than judged as of ``now``."""
     if max_age is None:
         return []
     out = []
@@ -494,7 +496,7 @@ def collect_organization(
         saved = Checkpoint.open(resume)
         saved.check_settings(fingerprint)
         done = saved.load_all(ids)
-        stale = _stale(done, clock(), resume_max_age)
+        stale = stale_accounts(done, clock(), resume_max_age)
         if stale:
             for account_id in stale:
                 del done[account_id]

@@ -359,6 +359,13 @@ def _save_progress(
         problems.append(message)
 
 
+SAVED_ACCOUNT_MAX_AGE = dt.timedelta(hours=26)
+"""How old an account saved by an earlier run of the scan may be when it is read back: a daily
+run's accounts, with two hours of slack. The report is judged as of this run, so older evidence
+would count time in which nobody looked at the account toward "unused"; an older account is
+scanned again instead (the CLI's resume allows 24 hours: org.RESUME_MAX_AGE)."""
+
+
 def collect_in_one_run(
     session: AccountSession,
     settings: Settings,
@@ -373,7 +380,7 @@ def collect_in_one_run(
     log: Log,
 ) -> OrgCollected:
     """Every member account in this invocation, resuming the unfinished scan."""
-    from ..org import access_note, collect_member
+    from ..org import access_note, collect_member, stale_accounts
 
     problems: list[str] = []
     members = list_members(session, settings)
@@ -393,6 +400,16 @@ def collect_in_one_run(
         done.update(got)
         for message in unreadable:
             log.warning("org.saved_account_unreadable", f"{message}: scanning it again")
+        stale = stale_accounts(done, clock(), SAVED_ACCOUNT_MAX_AGE)
+        for account_id in stale:
+            del done[account_id]
+        if stale:
+            log.info(
+                "org.saved_accounts_too_old",
+                f"{len(stale)} saved accounts were collected more than {SAVED_ACCOUNT_MAX_AGE} "
+                "ago: scanning them again",
+                accounts=stale,
+            )
         log.info(
             "org.resumed",
             f"{len(done)} accounts read back from the earlier runs of this scan",
