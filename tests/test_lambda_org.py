@@ -381,6 +381,38 @@ def test_a_fan_out_account_that_saved_nothing_is_named(emulator, now, monkeypatc
     assert f"{org.id('dev')} (dev)" in msg["Message"]
 
 
+def test_a_fan_out_account_cut_short_by_its_budget_saves_nothing_and_fails(
+    emulator, now, monkeypatch
+):
+    # Saved, a half-read account would be judged as an incomplete one and the run would look
+    # whole; failing, the Map retries it, and the report step names it not scanned.
+    s, org = org_setup(emulator, now, monkeypatch)
+    listed = _step(org_list_handler, {}, s, now)
+    items = json.loads(s.objects()[listed["members_key"]])
+    (dev,) = [i for i in items if i["account_id"] == org.id("dev")]
+    faults.set_latency(0.2, org.id("dev"))
+
+    class ShortOfTime(Context):
+        def get_remaining_time_in_millis(self) -> int:
+            return 1_000  # under the reserve: the watchdog stops the scan at once
+
+    with pytest.raises(Exception, match="before its scan finished; nothing saved"):
+        org_account_handler(
+            {"member": dev, "run": listed["run"]},
+            ShortOfTime(),
+            clock=lambda: now,
+            env=s.env,
+            stream=io.StringIO(),
+        )
+    assert not [k for k in s.objects() if f"/accounts/{org.id('dev')}" in k]
+    faults.reset()
+    for item in items:
+        if item["account_id"] != org.id("dev"):
+            _step(org_account_handler, {"member": item, "run": listed["run"]}, s, now)
+    result = _step(org_report_handler, listed, s, now)
+    assert result["partial"] is True and result["org"]["not_scanned"] == [org.id("dev")]
+
+
 def test_fan_out_steps_refuse_what_is_not_the_state_machine_s(emulator, now, monkeypatch):
     from dormant.automation.config import ConfigError
     from dormant.automation.orgscan import OrgRunError

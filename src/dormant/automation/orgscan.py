@@ -557,8 +557,9 @@ def account_step(
     log: Log,
 ) -> dict[str, Any]:
     """Step 2, one Map item: scan one account and save its evidence. A failure to reach or read
-    the account is in the evidence, not an error; only a failure to save it raises (the state
-    machine retries)."""
+    the account is in the evidence, not an error; a failure to save it, or a scan the time
+    budget cut short, raises (the state machine retries; the report step names an account
+    whose every try failed as not scanned)."""
     from ..org import collect_member
 
     run = run_from_event(event)
@@ -575,6 +576,13 @@ def account_step(
             settings=org_settings(settings),
             caller_account=run["caller_account"],
             cancel=dog.cancel,
+        )
+    if dog.fired and cut_short(evidence):
+        # Saved, this would be judged as a normal (incomplete) account and the run would look
+        # whole. Unsaved and failed, the Map retries it, or the report step names it not scanned.
+        raise OrgRunError(
+            f"account {member.account_id}: {dog.describe()} before its scan finished; nothing "
+            "saved (give the account step a longer OrgAccountTimeout)"
         )
     key = account_key(run["run_prefix"], member.account_id)
     store.put(session.client("s3"), layout.bucket, key, evidence_zip(evidence, iso(clock())))
