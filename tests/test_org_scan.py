@@ -175,6 +175,45 @@ def test_an_account_whose_users_and_roles_cannot_be_listed_fails_the_gate(
     assert f"account {org.id('blind')} (blind) not scanned" in proc.stderr
 
 
+def test_an_account_failing_while_the_scan_stops_is_cut_short_not_unreachable(
+    emulator, now, monkeypatch
+):
+    # A failure while a cancel is under way (Ctrl-C, a Lambda budget) says nothing about the
+    # account: it must be scanned again on resume, not kept as unreachable.
+    import threading
+
+    from dormant import org as org_mod
+
+    seed_org(emulator, now, members={"payments": "Prod"})
+    members = list_member_accounts(_base(emulator))
+    member = next(m for m in members if m.account_id != DEFAULT_ACCOUNT)
+
+    def broken(*args, **kwargs):
+        raise DormantError("cannot identify the account (sts:GetCallerIdentity): connection reset")
+
+    monkeypatch.setattr("dormant.collect.collect_account", broken)
+    settings = OrgSettings()
+    calm = org_mod.collect_member(
+        _base(emulator),
+        member,
+        clock=lambda: now,
+        settings=settings,
+        caller_account=DEFAULT_ACCOUNT,
+    )
+    assert not org_mod._cut_short(calm)  # a real failure: the account is named unreachable
+    stopping = threading.Event()
+    stopping.set()
+    cut = org_mod.collect_member(
+        _base(emulator),
+        member,
+        clock=lambda: now,
+        settings=settings,
+        caller_account=DEFAULT_ACCOUNT,
+        cancel=stopping,
+    )
+    assert org_mod._cut_short(cut)
+
+
 def test_narrowing_by_accounts_exclusions_and_ous(emulator, now, tmp_path: Path):
     org = seed_org(emulator, now)
     base = _base(emulator)

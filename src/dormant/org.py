@@ -353,10 +353,17 @@ def collect_member(
             trail_s3_session=base,
         )
     except Exception as exc:  # noqa: BLE001 - one account's failure must not stop the others
+        error: BaseException = exc
+        if cancel is not None and cancel.is_set():
+            # Whatever failed while the scan was being stopped, the account was cut short: a
+            # resume must scan it again, not keep it as unreachable.
+            from .sources.base import Cancelled
+
+            error = Cancelled()
         return _unreachable(
             member,
-            operation="GetCallerIdentity" if isinstance(exc, DormantError) else "collect",
-            exc=exc,
+            operation="GetCallerIdentity" if isinstance(error, DormantError) else "collect",
+            exc=error,
             target=arn or member.account_id,
             started=started,
             clock=clock,
