@@ -230,7 +230,8 @@ def test_a_run_out_of_time_is_partial_and_the_next_resumes(emulator, now, monkey
     assert third["org"]["resumed_from"] == [] and third["org"]["read_back"] == []
 
 
-def test_an_old_unfinished_scan_is_not_resumed(emulator, now, monkeypatch):
+def _a_run_out_of_time(emulator, now, monkeypatch):
+    """A first run that saves one account and runs out of time; then the emulator is quick."""
     s, org = org_setup(emulator, now, monkeypatch)
     everyone = sorted([DEFAULT_ACCOUNT, *org.accounts.values()])
     for account_id in everyone[1:]:
@@ -239,6 +240,11 @@ def test_an_old_unfinished_scan_is_not_resumed(emulator, now, monkeypatch):
     first = s.run(now, context=_BudgetAfterFirstAccount(emulator, "r0"))
     assert first["partial"] is True
     faults.reset()
+    return s, everyone, first
+
+
+def test_an_old_unfinished_scan_is_not_resumed(emulator, now, monkeypatch):
+    s, everyone, _ = _a_run_out_of_time(emulator, now, monkeypatch)
     later = s.run(now + 3 * DAY)  # past ORG_RESUME_HOURS (48)
     assert later["org"]["resumed_from"] == [] and later["org"]["read_back"] == []
     assert later["org"]["scanned"] == everyone
@@ -247,14 +253,7 @@ def test_an_old_unfinished_scan_is_not_resumed(emulator, now, monkeypatch):
 def test_a_resume_scans_again_the_accounts_saved_too_long_ago(emulator, now, monkeypatch):
     # The scan may still be resumed (within ORG_RESUME_HOURS), but an account saved more than
     # 26 hours ago is read again: the report is judged as of this run.
-    s, org = org_setup(emulator, now, monkeypatch)
-    everyone = sorted([DEFAULT_ACCOUNT, *org.accounts.values()])
-    for account_id in everyone[1:]:
-        faults.set_latency(0.25, account_id)
-    s.env["ORG_ACCOUNT_CONCURRENCY"] = "1"
-    first = s.run(now, context=_BudgetAfterFirstAccount(emulator, "r0"))
-    assert first["partial"] is True
-    faults.reset()
+    s, everyone, first = _a_run_out_of_time(emulator, now, monkeypatch)
     later = s.run(now + dt.timedelta(hours=30))
     assert later["org"]["resumed_from"] == [first["run_id"]]
     assert later["org"]["read_back"] == []
