@@ -42,7 +42,6 @@ What is emulated, and how:
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import random
@@ -52,6 +51,8 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from . import moto_iam_shared
 
 _LOCK = threading.RLock()
 _INSTALLED = False
@@ -316,21 +317,10 @@ def _enter(self: Any, operation: str) -> tuple[str, dict[str, Any]] | None:
         time.sleep(settings.latency)
     if not throttled:
         return None
-    # IAM's model has no Throttling error shape, so answer AWS's XML directly (HTTP 400).
-    body = (
-        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
-        "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-    )
-    return body, {"status": 400, "Content-Type": "text/xml"}
+    return moto_iam_shared.throttled()
 
 
-def _raise(code: str, message: str) -> None:
-    # An IAM exception class, so moto serializes it with IAM's error model (NoSuchEntity: 404,
-    # codes IAM's model lacks, such as Throttling: 400).
-    from moto.iam.exceptions import IAMException
-
-    raise IAMException(code, message)
+_raise = moto_iam_shared.raise_error
 
 
 def _now() -> dt.datetime:
@@ -412,16 +402,7 @@ def _services_for(self: Any, job: _Job) -> list[dict[str, Any]]:
 def _page(
     items: list[dict[str, Any]], marker: str | None, max_items: Any
 ) -> tuple[list[dict[str, Any]], str | None]:
-    start = 0
-    if marker:
-        try:
-            start = int(base64.b64decode(marker).decode("ascii"))
-        except ValueError:
-            _raise("InvalidInput", "Invalid Marker")
-    size = int(max_items) if max_items else (_STATE.settings.page_size or len(items) or 1)
-    end = start + size
-    next_marker = base64.b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], next_marker
+    return moto_iam_shared.page(items, marker, max_items, _STATE.settings.page_size or len(items))
 
 
 def _normalise(entry: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,6 @@ becomes "403"). :func:`install` makes it answer as AWS does: JSON ``AccessDenied
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import fnmatch
@@ -59,6 +58,8 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from . import moto_iam_shared
 
 _LOCK = threading.RLock()
 _INSTALLED = False
@@ -515,27 +516,10 @@ def _enter(operation: str) -> tuple[str, dict[str, Any]] | None:
             return None
         _STATE.throttle_next -= 1
         _STATE.calls["Throttled"] += 1
-    body = (
-        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
-        "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-    )
-    return body, {"status": 400, "Content-Type": "text/xml"}
+    return moto_iam_shared.throttled()
 
 
-def _raise(code: str, message: str) -> None:
-    # An IAM exception, serialized with IAM's error model (ReportGenerationLimitExceeded: 409,
-    # NoSuchEntity: 404, codes the model lacks: 400).
-    from moto.iam.exceptions import IAMException
-
-    if code == "AccessDenied":
-        # As moto's own enforcement answers it: IAM's XML error, HTTP 403.
-        from moto.core.exceptions import _RESTError
-
-        denied = _RESTError("AccessDenied", message)
-        denied.code = 403
-        raise denied
-    raise IAMException(code, message)
+_raise = moto_iam_shared.raise_error
 
 
 def _now() -> dt.datetime:
@@ -557,15 +541,7 @@ def _normalise(entry: dict[str, Any]) -> dict[str, Any]:
 def _page(
     items: list[dict[str, Any]], marker: str | None, max_items: Any
 ) -> tuple[list[dict[str, Any]], str | None]:
-    start = 0
-    if marker:
-        try:
-            start = int(base64.b64decode(marker).decode("ascii"))
-        except ValueError:
-            _raise("InvalidInput", "Invalid Marker")
-    end = start + (int(max_items) if max_items else DEFAULT_PAGE)
-    next_marker = base64.b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], next_marker
+    return moto_iam_shared.page(items, marker, max_items, DEFAULT_PAGE)
 
 
 __all__ = [
