@@ -100,13 +100,15 @@ def _guarded(log: Any, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise
 
 
-def _org_settings(env: Mapping[str, str]) -> Any:
+def _org_step(env: Mapping[str, str]) -> tuple[Any, Any]:
+    """A fan-out step's settings (ORG=true required) and the session of the function's role."""
     from .automation.config import ConfigError, Settings
+    from .sources.aws import build_session
 
     settings = Settings.from_env(env)
     if not settings.org:
         raise ConfigError("ORG: the organization fan-out's steps need ORG=true")
-    return settings
+    return settings, build_session(region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
 
 
 def org_list_handler(
@@ -128,11 +130,9 @@ def org_list_handler(
         from .automation.orgscan import list_step
         from .automation.run import new_run_id
         from .collect import identify
-        from .sources.aws import build_session
         from .timeutil import parse_time
 
-        settings = _org_settings(env)
-        session = build_session(region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+        settings, session = _org_step(env)
         event_ = event if isinstance(event, Mapping) else {}
         try:
             started = parse_time(event_["started_at"]) if event_.get("started_at") else clock()
@@ -171,10 +171,8 @@ def org_account_handler(
 
     def step() -> dict[str, Any]:
         from .automation.orgscan import account_step
-        from .sources.aws import build_session
 
-        settings = _org_settings(env)
-        session = build_session(region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+        settings, session = _org_step(env)
         return account_step(session, settings, event, clock=clock, remaining_ms=remaining, log=log)
 
     return _guarded(log, step)
@@ -196,11 +194,9 @@ def org_report_handler(
     def step() -> dict[str, Any]:
         from .automation.orgscan import assemble, run_from_event
         from .automation.run import Collected, run
-        from .sources.aws import build_session
         from .timeutil import parse_time
 
-        settings = _org_settings(env)
-        session = build_session(region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+        settings, session = _org_step(env)
         run_info = run_from_event(event)
 
         def collector(req: Any) -> Any:
