@@ -323,3 +323,30 @@ def create_function_user(
         "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
     }
+
+
+def deploy_stack(emulator, zip_path, *params: str, stack_name: str = "dormant"):
+    """``dormant lambda deploy`` of the template to the emulator's CloudFormation, with
+    ``Key=Value`` parameters; the click result."""
+    from click.testing import CliRunner
+
+    from dormant.cli import main
+
+    return CliRunner().invoke(
+        main,
+        [
+            "lambda",
+            "deploy",
+            "--stack-name",
+            stack_name,
+            "--bucket-for-code",
+            "dormant-code-test",
+            "--zip",
+            str(zip_path),
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            emulator.endpoint_url,
+            *[x for p in params for x in ("--parameter", p)],
+        ],
+    )

@@ -9,8 +9,7 @@ import re
 import zipfile
 
 import pytest
-from click.testing import CliRunner
-from lambda_support import READONLY, TEMPLATE, load_template
+from lambda_support import READONLY, TEMPLATE, deploy_stack, load_template
 
 from dormant.automation.deploy import (
     MAX_TEMPLATE_BODY,
@@ -19,7 +18,6 @@ from dormant.automation.deploy import (
     parse_parameters,
     template_text,
 )
-from dormant.cli import main
 
 
 def test_cfn_lint_passes_with_no_error_or_warning():
@@ -111,27 +109,6 @@ def test_parameters_are_checked():
         parse_parameters(["CodeKey=x"])
 
 
-def _deploy(emulator, zip_path, *params: str):
-    return CliRunner().invoke(
-        main,
-        [
-            "lambda",
-            "deploy",
-            "--stack-name",
-            "dormant",
-            "--bucket-for-code",
-            "dormant-code-test",
-            "--zip",
-            str(zip_path),
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            emulator.endpoint_url,
-            *[x for p in params for x in ("--parameter", p)],
-        ],
-    )
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_deploy_creates_then_leaves_alone_then_updates_the_stack(emulator, tmp_path):
     from dormant.demo import moto_cloudformation  # imports every moto model: only here
@@ -142,7 +119,7 @@ def test_deploy_creates_then_leaves_alone_then_updates_the_stack(emulator, tmp_p
     with zipfile.ZipFile(code, "w") as zf:
         zf.writestr("dormant/__init__.py", "")
 
-    first = _deploy(emulator, code, "NotificationEmail=sec@example.com")
+    first = deploy_stack(emulator, code, "NotificationEmail=sec@example.com")
     assert first.exit_code == 0, first.output
     assert "stack dormant created (CREATE_COMPLETE)" in first.output
     cfn = emulator.client("cloudformation")
@@ -179,12 +156,12 @@ def test_deploy_creates_then_leaves_alone_then_updates_the_stack(emulator, tmp_p
     assert len(code_keys) == 1 and code_keys[0].startswith("dormant-lambda/")
 
     # The same deployment again: nothing to do, and that is not an error.
-    again = _deploy(emulator, code)
+    again = deploy_stack(emulator, code)
     assert again.exit_code == 0, again.output
     assert "stack dormant: no changes" in again.output
 
     # A parameter changes: the stack is updated, the others keep their values.
-    update = _deploy(emulator, code, "ReminderDays=3", "SecurityHub=true")
+    update = deploy_stack(emulator, code, "ReminderDays=3", "SecurityHub=true")
     assert update.exit_code == 0, update.output
     assert "stack dormant updated (UPDATE_COMPLETE)" in update.output
     params = {
@@ -197,17 +174,17 @@ def test_deploy_creates_then_leaves_alone_then_updates_the_stack(emulator, tmp_p
 
 def test_deploy_errors_are_one_clear_line(emulator, tmp_path):
     code = tmp_path / "dormant-lambda.zip"
-    missing = _deploy(emulator, code)
+    missing = deploy_stack(emulator, code)
     assert missing.exit_code == 2
     assert "cannot read the deployment zip" in missing.output
     assert "dormant lambda package" in missing.output
 
     code.write_bytes(b"PK")
-    unknown = _deploy(emulator, code, "Colour=blue")
+    unknown = deploy_stack(emulator, code, "Colour=blue")
     assert unknown.exit_code == 2
     assert "--parameter Colour: not a parameter of the template" in unknown.output
 
-    no_bucket = _deploy(emulator, code)
+    no_bucket = deploy_stack(emulator, code)
     assert no_bucket.exit_code == 2
     assert "s3://dormant-code-test: cannot upload the zip" in no_bucket.output
 

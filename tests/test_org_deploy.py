@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_support import READONLY, ROOT, TEMPLATE, load_template
+from lambda_support import READONLY, ROOT, TEMPLATE, deploy_stack, load_template
 
 MEMBER_ROLE = ROOT / "deploy" / "member-role.yaml"
 SCANNER = "111111111111"
@@ -398,31 +398,6 @@ def test_template_still_fits_inline():
     assert len(TEMPLATE.read_bytes()) < MAX_TEMPLATE_BODY
 
 
-def _deploy(emulator, zip_path, *params: str):
-    from click.testing import CliRunner
-
-    from dormant.cli import main
-
-    return CliRunner().invoke(
-        main,
-        [
-            "lambda",
-            "deploy",
-            "--stack-name",
-            "dormant-org",
-            "--bucket-for-code",
-            "dormant-code-test",
-            "--zip",
-            str(zip_path),
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            emulator.endpoint_url,
-            *[x for p in params for x in ("--parameter", p)],
-        ],
-    )
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_fan_out_mode_deploys_then_turns_off(emulator, tmp_path):
     """The stack in fan-out mode: three step functions, the state machine with its definition
@@ -439,8 +414,13 @@ def test_fan_out_mode_deploys_then_turns_off(emulator, tmp_path):
     with zipfile.ZipFile(code, "w") as zf:
         zf.writestr("dormant/__init__.py", "")
 
-    first = _deploy(
-        emulator, code, "OrgMode=fan-out", "OrgRoleName=dormant-scan", "OrgMaxConcurrency=5"
+    first = deploy_stack(
+        emulator,
+        code,
+        "OrgMode=fan-out",
+        "OrgRoleName=dormant-scan",
+        "OrgMaxConcurrency=5",
+        stack_name="dormant-org",
     )
     assert first.exit_code == 0, first.output
     cfn = emulator.client("cloudformation")
@@ -504,7 +484,7 @@ def test_fan_out_mode_deploys_then_turns_off(emulator, tmp_path):
 
     # Back to a single-account stack: the state machine is deleted, the schedule invokes the
     # function again.
-    off = _deploy(emulator, code, "OrgMode=off")
+    off = deploy_stack(emulator, code, "OrgMode=off", stack_name="dormant-org")
     assert off.exit_code == 0, off.output
     assert "stack dormant-org updated (UPDATE_COMPLETE)" in off.output
     assert sfn.list_state_machines()["stateMachines"] == []
@@ -553,7 +533,9 @@ def test_the_deployed_state_machine_scans_the_organization(emulator, now, monkey
         zf.writestr("dormant/__init__.py", "")
 
     with moto_stepfunctions.executing(emulator.endpoint_url):
-        deployed = _deploy(emulator, code, "OrgMode=fan-out", "OrgMaxConcurrency=2")
+        deployed = deploy_stack(
+            emulator, code, "OrgMode=fan-out", "OrgMaxConcurrency=2", stack_name="dormant-org"
+        )
         assert deployed.exit_code == 0, deployed.output
         stack = emulator.client("cloudformation").describe_stacks(StackName="dormant-org")
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
